@@ -1,0 +1,36 @@
+"""qmonexec: build QEMU ``exec:`` migration commands, prove them safe, and run them.
+
+The public names below are imported lazily, so ``import qmonexec`` (and the
+command line) stays cheap until a feature is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_LAZY: dict[str, str] = {
+    "QmonexecError": "qmonexec.errors",
+    "InputError": "qmonexec.errors",
+    "UnsafeCommandError": "qmonexec.errors",
+    "quote_word": "qmonexec.quoting",
+    "quote_words": "qmonexec.quoting",
+    "quote_hmp": "qmonexec.quoting",
+    "check_qmp_text": "qmonexec.quoting",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'qmonexec' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

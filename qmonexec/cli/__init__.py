@@ -1,0 +1,81 @@
+"""The ``qmonexec`` command line.
+
+Each subcommand lives in its own module under ``qmonexec.cli`` and exposes
+``register(subparsers)``, which adds its parser and sets ``handler`` to a
+function ``(args) -> int``.  Subcommand modules import heavy machinery inside
+their handlers, so ``qmonexec --help`` and start-up stay fast.
+
+Exit status: 0 success; 1 the answer is no (unsafe string, QEMU error);
+2 bad input; 3 connection or protocol failure; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from .. import __version__
+from ..errors import QmonexecError
+
+#: Subcommand modules, in the order ``--help`` lists them.
+COMMAND_MODULES: tuple[str, ...] = ("uri",)
+
+EPILOG = """\
+examples:
+  qmonexec uri save /var/lib/vm/guest.img --offset 8192 --compress gzip
+  qmonexec uri save /var/lib/vm/guest.img --profile libvirt --format hmp
+  qmonexec uri restore /var/lib/vm/guest.img --offset 8192 --compress gzip --format qmp
+  qmonexec uri command -- /usr/bin/tee /tmp/out
+
+Run 'qmonexec COMMAND --help' for the options of one command.
+"""
+
+
+class UsageError(QmonexecError):
+    """Raised by argument parsing: bad command-line usage (exit status 2)."""
+
+    exit_code = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the full argument parser with every subcommand registered."""
+    parser = _Parser(
+        prog="qmonexec",
+        description="Build QEMU exec: migration commands, prove them safe, and run them.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"qmonexec {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(f"{__name__}.{name}")
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status (never raises for expected failures)."""
+    try:
+        args = build_parser().parse_args(argv)
+        status: int = args.handler(args)
+        return status
+    except UsageError as exc:
+        print(f"{exc}", file=sys.stderr)
+        return exc.exit_code
+    except QmonexecError as exc:
+        print(f"qmonexec: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("qmonexec: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1

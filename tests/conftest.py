@@ -1,0 +1,29 @@
+"""Pytest configuration: golden files live in the top-level snapshots/ directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from syrupy.extensions.amber import AmberSnapshotExtension
+
+from .support import ROOT
+
+SNAPSHOT_DIR = ROOT / "snapshots"
+
+
+class TopLevelAmberExtension(AmberSnapshotExtension):
+    """Amber golden files stored in ``snapshots/`` at the top of the repository."""
+
+    @classmethod
+    def dirname(cls, *, test_location: Any) -> str:
+        test_file = Path(test_location.filepath).resolve()
+        relative = test_file.parent.relative_to(ROOT / "tests")
+        return str(SNAPSHOT_DIR.joinpath(relative))
+
+
+@pytest.fixture
+def snapshot(snapshot: Any) -> Any:
+    """The syrupy snapshot fixture, writing to and reading from ``snapshots/``."""
+    return snapshot.use_extension(TopLevelAmberExtension)
