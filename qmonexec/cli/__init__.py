@@ -6,13 +6,14 @@ function ``(args) -> int``.  Subcommand modules import heavy machinery inside
 their handlers, so ``qmonexec --help`` and start-up stay fast.
 
 Exit status: 0 success; 1 the answer is no (unsafe string, QEMU error);
-2 bad input; 3 connection or protocol failure; 130 interrupted.
+2 bad input; 3 connection or protocol failure; 70 internal error; 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -79,3 +80,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 1
+    except Exception as exc:
+        # A bug of ours: keep the promise of no traceback unless asked for one.
+        if os.environ.get("QMONEXEC_DEBUG"):
+            raise
+        print(f"qmonexec: internal error: {type(exc).__name__}: {exc} "
+              "(set QMONEXEC_DEBUG=1 for a traceback and please report it)", file=sys.stderr)
+        return 70

@@ -1,0 +1,69 @@
+"""One call: build an ``exec:`` URI from a spec and prove it safe with the validator.
+
+This is the gate between rendering and QEMU: :func:`save_uri`,
+:func:`restore_uri` and :func:`command_uri` return only strings the
+validator accepts, and raise :class:`~qmonexec.errors.UnsafeCommandError`
+(carrying the verdict) otherwise.
+"""
+
+from __future__ import annotations
+
+__all__ = ["command_uri", "policy_for", "restore_uri", "save_uri", "validate"]
+
+from typing import TYPE_CHECKING
+
+from .errors import UnsafeCommandError
+from .render import render_command, render_restore, render_save
+from .spec import COMPRESSIONS, CommandSpec, Compression, RestoreSpec, SaveSpec
+
+if TYPE_CHECKING:
+    from .shell import Policy, Verdict
+
+
+def policy_for(compression: Compression | None) -> Policy:
+    """The default policy, extended with a custom compressor's program when there is one."""
+    from .shell import Policy
+
+    policy = Policy.default()
+    if compression is None or COMPRESSIONS.get(compression.name) == compression:
+        return policy
+    programs = {compression.compress[0], compression.decompress[0]}
+    return policy.allowing_commands(*sorted(programs))
+
+
+def validate(uri: str, policy: Policy) -> Verdict:
+    """Return the verdict for ``uri``; raise :class:`UnsafeCommandError` unless it is ok."""
+    from .shell import check
+
+    verdict = check(uri, policy)
+    if not verdict.ok:
+        reasons = "; ".join(f"{f.code}: {f.message}" for f in verdict.findings)
+        raise UnsafeCommandError(f"rendered URI failed validation: {reasons}", verdict=verdict)
+    return verdict
+
+
+def save_uri(spec: SaveSpec, policy: Policy | None = None) -> str:
+    """Render the save URI for ``spec`` and validate it (default policy plus its compressor)."""
+    uri = render_save(spec)
+    validate(uri, policy or policy_for(spec.compression))
+    return uri
+
+
+def restore_uri(spec: RestoreSpec, policy: Policy | None = None) -> str:
+    """Render the restore URI for ``spec`` and validate it."""
+    uri = render_restore(spec)
+    validate(uri, policy or policy_for(spec.compression))
+    return uri
+
+
+def command_uri(spec: CommandSpec, policy: Policy | None = None) -> str:
+    """Render the command URI for ``spec`` and validate it.
+
+    Without a policy, any single command whose words are all literal is
+    accepted (``Policy.command()``): the caller chose the program.
+    """
+    from .shell import Policy
+
+    uri = render_command(spec)
+    validate(uri, policy or Policy.command())
+    return uri

@@ -1,0 +1,183 @@
+"""``qmonexec uri``: render a migration destination and print it in a monitor's form."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from ..errors import InputError
+
+FORMATS = ("uri", "qmp", "hmp", "virsh")
+
+_EXAMPLES = """\
+examples:
+  qmonexec uri save /var/lib/vm/guest.img --offset 8192 --compress gzip
+  qmonexec uri save /var/lib/vm/guest.img --offset 8192 --profile libvirt --format hmp
+  qmonexec uri restore /var/lib/vm/guest.img --offset 8192 --compress gzip --format qmp
+  qmonexec uri save /var/lib/vm/guest.img --format virsh --domain guest1
+  qmonexec uri command -- /usr/bin/tee /tmp/stream
+"""
+
+_SUFFIXES = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+def size(text: str) -> int:
+    """Parse a byte count: digits with an optional K, M, G or T suffix (powers of 1024)."""
+    raw = text.strip().lower().removesuffix("ib").removesuffix("b")
+    digits = raw.rstrip("kmgt")
+    suffix = raw[len(digits):]
+    if not digits.isdigit() or not digits.isascii() or suffix not in _SUFFIXES:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a byte count; write digits with an optional K, M or G suffix, "
+            "e.g. 8192 or 8K"
+        )
+    return int(digits) * _SUFFIXES[suffix]
+
+
+def command_words(text: str) -> list[str]:
+    """Split a --compress-cmd value on spaces; quotes are refused, not interpreted."""
+    for char in "'\"\\":
+        if char in text:
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: the command is split on spaces, not parsed as shell, so {char} "
+                "would be passed literally; give words without quotes or backslashes"
+            )
+    words = text.split()
+    if not words:
+        raise argparse.ArgumentTypeError("the command is empty; give a program and its options")
+    return words
+
+
+def _add_output_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=FORMATS, default="uri",
+                        help="uri: the bare exec: URI (default); qmp: compact QMP JSON; "
+                             "hmp: a human-monitor line; virsh: a virsh qemu-monitor-command line")
+    parser.add_argument("--domain", metavar="NAME", help="libvirt domain name for --format virsh")
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``uri`` command and its ``save``, ``restore`` and ``command`` subcommands."""
+    uri = subparsers.add_parser(
+        "uri", help="render an exec: migration URI (save, restore, command)",
+        description="Render an exec: migration destination with correct quoting, validate it, "
+                    "and print it as a URI, QMP JSON, an HMP line or a virsh line.",
+        epilog=_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    kinds = uri.add_subparsers(dest="kind", metavar="KIND", parser_class=type(uri))
+    kinds.required = True
+
+    save = kinds.add_parser(
+        "save", help="stream into a file at a byte offset, behind a header",
+        description="exec:[COMPRESSOR |] { dd bs=BS seek=OFFSET/BS if=/dev/null && "
+                    "dd ibs=IBS obs=OBS; } 1<>TARGET",
+        epilog=_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    save.add_argument("target", metavar="TARGET", help="absolute path of the image file")
+    save.add_argument("--offset", type=size, default=0,
+                      help="byte offset of the stream (header length), a multiple of the block "
+                           "size (default 0)")
+    group = save.add_mutually_exclusive_group()
+    group.add_argument("--compress", metavar="NAME",
+                       help="gzip, bzip2, xz, lzop, zstd or raw (default raw)")
+    group.add_argument("--compress-cmd", metavar="CMD", type=command_words,
+                       help="custom compressor, split on spaces, e.g. 'pigz -c'")
+    save.add_argument("--profile", choices=("default", "libvirt"), default="default",
+                      help="libvirt: libvirt's exact form; default: ours (see README)")
+    save.add_argument("--block-size", type=size, metavar="N",
+                      help="unit of the offset (power of two, default 4096)")
+    save.add_argument("--transfer-size", type=size, metavar="N",
+                      help="bytes per write into the file, dd's obs (power of two, default 1M)")
+    save.add_argument("--status-dir", metavar="DIR",
+                      help="render the stage-status form: each stage records NAME.ok or "
+                           "NAME.failed and NAME.err in DIR (absolute)")
+    _add_output_options(save)
+    save.set_defaults(handler=_run_save)
+
+    restore = kinds.add_parser(
+        "restore", help="read the stream back from a file at a byte offset",
+        description="exec:dd if=SOURCE bs=BS skip=OFFSET/BS [| DECOMPRESSOR]",
+        epilog=_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    restore.add_argument("source", metavar="SOURCE", help="absolute path of the image file")
+    restore.add_argument("--offset", type=size, default=0,
+                         help="byte offset of the stream, a multiple of the block size")
+    group = restore.add_mutually_exclusive_group()
+    group.add_argument("--compress", metavar="NAME",
+                       help="format the image was compressed with: gzip, bzip2, xz, lzop, zstd, "
+                            "raw")
+    group.add_argument("--decompress-cmd", metavar="CMD", type=command_words,
+                       help="custom decompressor, split on spaces, e.g. 'pigz -dc'")
+    restore.add_argument("--block-size", type=size, default=4096, metavar="N",
+                         help="unit of the offset and dd's read size (default 4096)")
+    _add_output_options(restore)
+    restore.set_defaults(handler=_run_restore)
+
+    command = kinds.add_parser(
+        "command", help="run any argv with the stream on stdin (or stdout with --incoming)",
+        description="exec:ARGV..., each word quoted",
+        epilog=_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    command.add_argument("--incoming", action="store_true",
+                         help="render for migrate-incoming (the command writes the stream)")
+    _add_output_options(command)
+    command.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- ARGV",
+                         help="the program and its arguments, after --")
+    command.set_defaults(handler=_run_command)
+
+
+def _emit(args: argparse.Namespace, uri: str, incoming: bool) -> int:
+    from .. import monitor
+
+    if args.format == "uri":
+        sys.stdout.flush()
+        sys.stdout.buffer.write(uri.encode("utf-8", "surrogateescape") + b"\n")
+        sys.stdout.buffer.flush()
+        return 0
+    if args.domain is not None and args.format != "virsh":
+        raise InputError("--domain is only used with --format virsh; drop it or add --format virsh")
+    if args.format == "hmp":
+        line = monitor.hmp_migrate_incoming(uri) if incoming else monitor.hmp_migrate(uri)
+    else:
+        cmd = monitor.migrate_incoming(uri) if incoming else monitor.migrate(uri)
+        if args.format == "qmp":
+            line = monitor.to_json(cmd)
+        else:
+            if not args.domain:
+                raise InputError("--format virsh needs the libvirt domain: add --domain NAME")
+            line = monitor.virsh_line(args.domain, cmd)
+    print(line)
+    return 0
+
+
+def _run_save(args: argparse.Namespace) -> int:
+    from ..build import save_uri
+    from ..spec import Compression, SaveSpec, compression
+
+    comp = (Compression.custom(args.compress_cmd) if args.compress_cmd
+            else compression(args.compress))
+    spec = SaveSpec(target=args.target, offset=args.offset, compression=comp,
+                    profile=args.profile, block_size=args.block_size,
+                    transfer_size=args.transfer_size, status_dir=args.status_dir)
+    return _emit(args, save_uri(spec), incoming=False)
+
+
+def _run_restore(args: argparse.Namespace) -> int:
+    from ..build import restore_uri
+    from ..spec import Compression, RestoreSpec, compression
+
+    comp = (Compression.custom(args.decompress_cmd, args.decompress_cmd) if args.decompress_cmd
+            else compression(args.compress))
+    spec = RestoreSpec(source=args.source, offset=args.offset, compression=comp,
+                       block_size=args.block_size)
+    return _emit(args, restore_uri(spec), incoming=True)
+
+
+def _run_command(args: argparse.Namespace) -> int:
+    from ..build import command_uri
+    from ..spec import CommandSpec
+
+    argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
+    if not argv:
+        raise InputError("no command given; write it after --, e.g. qmonexec uri command -- tee /f")
+    return _emit(args, command_uri(CommandSpec(tuple(argv))), incoming=args.incoming)
