@@ -40,6 +40,8 @@ class ShellText(str):
 def _finalize(value: Any) -> str:
     if isinstance(value, ShellText):
         return value
+    if isinstance(value, jinja2.Undefined):
+        return str(value)  # StrictUndefined raises UndefinedError naming the missing slot
     if isinstance(value, bool):
         raise InputError(f"a template slot got the boolean {value!r}; pass an int or a word")
     if isinstance(value, int):
@@ -89,7 +91,10 @@ def _template(name: str) -> jinja2.Template:
 
 def render_template(name: str, /, **context: Any) -> str:
     """Render template ``name`` with ``context``; the result is one line of shell text."""
-    return _template(name).render(**context)
+    template = _template(name)
+    # shared=True hands the context over without merging Jinja's globals, which our
+    # templates do not use; it roughly doubles the render rate (docs/performance.md).
+    return "".join(template.root_render_func(template.new_context(context, shared=True)))
 
 
 def _status_paths(status_dir: str | bytes | None) -> dict[str, str | bytes] | None:
