@@ -105,25 +105,33 @@ def _positive(value: float, what: str) -> float:
     return float(value)
 
 
-def _find_exec_uris(value: Any, path: str = "arguments") -> list[tuple[str, str]]:
+def _find_exec_uris(value: Any) -> list[tuple[str, str]]:
+    """Return ``(path, uri)`` for every ``"uri"`` key (any depth) whose value starts ``exec:``."""
     found: list[tuple[str, str]] = []
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            if key == "uri" and isinstance(item, str) and item.startswith("exec:"):
-                found.append((f"{path}[{key!r}]", item))
-            else:
-                found.extend(_find_exec_uris(item, f"{path}[{key!r}]"))
-    elif isinstance(value, (list, tuple)):
-        for i, item in enumerate(value):
-            found.extend(_find_exec_uris(item, f"{path}[{i}]"))
+    stack: list[tuple[Any, str]] = [(value, "arguments")]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, Mapping):
+            for key, child in item.items():
+                where = f"{path}[{key!r}]"
+                if key == "uri" and isinstance(child, str) and child.startswith("exec:"):
+                    found.append((where, child))
+                else:
+                    stack.append((child, where))
+        elif isinstance(item, (list, tuple)):
+            stack.extend((child, f"{path}[{i}]") for i, child in enumerate(item))
     return found
 
 
 def _describe_findings(verdict: Any) -> str:
     items = []
     for finding in getattr(verdict, "findings", ()) or ():
-        text = getattr(finding, "message", None)
-        items.append(str(text) if text else str(finding))
+        code, text = getattr(finding, "code", None), getattr(finding, "message", None)
+        if text:
+            code_text = getattr(code, "value", code)
+            items.append(f"{code_text}: {text}" if code_text else str(text))
+        else:
+            items.append(str(finding))
     return "; ".join(items) if items else "no details given"
 
 
@@ -613,24 +621,31 @@ class QMPClient(MigrationCommands):
                 return event
             self._events.append(event)
 
-    def _pump(self, deadline: float) -> None:
-        """Read until ``deadline`` (at least what is already buffered), queueing events."""
+    def _pump(self, deadline: float, stop: Callable[[Event], bool] | None = None) -> bool:
+        """Read until ``deadline`` (at least what is already waiting), queueing events.
+
+        Returns True as soon as an event satisfying ``stop`` was queued.
+        """
         if self._sock is None:
-            return
+            return False
         first = True
         while True:
             while self._lines:
                 message = decode(self._lines.popleft())
                 if "event" in message:
-                    self._queue_event(message)
+                    event = self._queue_event(message)
+                    if stop is not None and stop(event):
+                        return True
                 else:
                     log.debug("dropping unsolicited QMP message: %.200r", message)
             if not self._fill(deadline, "events", poll=first):
-                return
+                return False
             first = False
 
-    def pump(self, timeout: float) -> list[Event]:
-        """Read for up to ``timeout`` seconds, queueing events; return the queue (not cleared)."""
+    def pump(self, timeout: float, *, stop: Callable[[Event], bool] | None = None) -> bool:
+        """Read for up to ``timeout`` seconds, queueing events (read them with :meth:`events`).
+
+        Returns early, with True, once an event satisfying ``stop`` is queued.
+        """
         _, deadline = self._deadline(timeout)
-        self._pump(deadline)
-        return list(self._events)
+        return self._pump(deadline, stop)

@@ -67,33 +67,40 @@ def walk_strings(value: Any, path: str = "arguments", depth: int = 1) -> Iterato
 
     Raises :class:`InputError` for values JSON cannot represent (non-string
     keys, NaN/infinity, other types) and for nesting deeper than QEMU accepts.
+    Iterative, so deep nesting cannot exhaust Python's recursion limit.
     """
-    if depth > MAX_DEPTH:
-        raise InputError(f"{path} is nested deeper than QEMU's limit of {MAX_DEPTH} levels")
-    if isinstance(value, str):
-        yield path, value
-    elif isinstance(value, bool) or value is None or isinstance(value, int):
-        return
-    elif isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
-            raise InputError(f"{path} is {value!r}, which JSON (and QMP) cannot carry")
-    elif isinstance(value, Mapping):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise InputError(
-                    f"{path} has the key {key!r} of type {type(key).__name__}; "
-                    "QMP object keys must be strings"
-                )
-            yield f"{path} key {key!r}", key
-            yield from walk_strings(item, f"{path}[{key!r}]", depth + 1)
-    elif isinstance(value, (list, tuple)):
-        for i, item in enumerate(value):
-            yield from walk_strings(item, f"{path}[{i}]", depth + 1)
-    else:
-        raise InputError(
-            f"{path} is a {type(value).__name__}; QMP arguments hold only "
-            "str, int, float, bool, None, lists and dicts"
-        )
+    stack: list[tuple[Any, str, int]] = [(value, path, depth)]
+    while stack:
+        item, where, level = stack.pop()
+        if level > MAX_DEPTH:
+            raise InputError(f"{path} is nested deeper than QEMU's limit of {MAX_DEPTH} levels")
+        if isinstance(item, str):
+            yield where, item
+        elif isinstance(item, bool) or item is None or isinstance(item, int):
+            continue
+        elif isinstance(item, float):
+            if item != item or item in (float("inf"), float("-inf")):
+                raise InputError(f"{where} is {item!r}, which JSON (and QMP) cannot carry")
+        elif isinstance(item, Mapping):
+            children: list[tuple[Any, str, int]] = []
+            for key, child in item.items():
+                if not isinstance(key, str):
+                    raise InputError(
+                        f"{where} has the key {key!r} of type {type(key).__name__}; "
+                        "QMP object keys must be strings"
+                    )
+                yield f"{where} key {key!r}", key
+                children.append((child, f"{where}[{key!r}]", level + 1))
+            stack.extend(reversed(children))
+        elif isinstance(item, (list, tuple)):
+            stack.extend(
+                (child, f"{where}[{i}]", level + 1) for i, child in reversed(list(enumerate(item)))
+            )
+        else:
+            raise InputError(
+                f"{where} is a {type(item).__name__}; QMP arguments hold only "
+                "str, int, float, bool, None, lists and dicts"
+            )
 
 
 def check_arguments(name: str, arguments: Mapping[str, Any] | None) -> None:
@@ -119,7 +126,7 @@ def encode(message: Mapping[str, Any]) -> bytes:
     """Serialize one message as compact UTF-8 JSON followed by a newline."""
     try:
         text = json.dumps(message, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
         raise InputError(f"the message cannot be written as JSON: {exc}") from None
     try:
         return text.encode("utf-8") + b"\n"

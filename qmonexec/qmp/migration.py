@@ -121,8 +121,10 @@ class MigrationCommands:
         """Run one QMP command (implemented by :class:`qmonexec.qmp.QMPClient`)."""
         raise NotImplementedError
 
-    def pump(self, timeout: float) -> list[Event]:  # pragma: no cover - provided by QMPClient
-        """Read incoming events for up to ``timeout`` seconds."""
+    def pump(
+        self, timeout: float, *, stop: Callable[[Event], bool] | None = None
+    ) -> bool:  # pragma: no cover - provided by QMPClient
+        """Read incoming events for up to ``timeout`` seconds (see ``QMPClient.pump``)."""
         raise NotImplementedError
 
     def migrate(
@@ -211,19 +213,7 @@ class MigrationCommands:
                 raise MigrationError(f"the migration {status.status}{detail}", status=status)
             pause = min(poll_interval, deadline - time.monotonic())
             if pause > 0:
-                self._wait_for_migration_event(pause)
-
-    def _wait_for_migration_event(self, pause: float) -> None:
-        end = time.monotonic() + pause
-        seen = len(self.pump(0.0001))
-        while True:
-            remaining = end - time.monotonic()
-            if remaining <= 0:
-                return
-            events = self.pump(remaining)
-            if any(e.name == "MIGRATION" for e in events[seen:]):
-                return
-            seen = len(events)
+                self.pump(pause, stop=lambda event: event.name == "MIGRATION")
 
     def cancel_migration(self, *, timeout: float | None = None) -> None:
         """Ask QEMU to cancel the outgoing migration (``migrate_cancel``)."""
