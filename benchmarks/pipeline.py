@@ -5,9 +5,13 @@ Feeds a stream of ``--size`` bytes in 64 KiB writes (the way QEMU writes into th
 the caller of the shell sees it. The fsync of the output file is *not* timed; it runs after the
 shell has exited (so no dirty pages carry over into the next run) and its time is recorded apart.
 
-Each form writes into a file that already holds a 4096-byte header; the floor form ``cat > F``
-truncates it and writes a fresh file. Every run is verified: header intact, stream exactly at its
-offset, file size exact, SHA-256 of the stream equal to the one computed when it was generated.
+Each form writes into a file that already holds a 4096-byte header, except the floor ``cat > F``,
+which writes a fresh file (none exists before the run). ``cat > F`` over an existing file is
+measured apart (form d2): on ext4, truncating a non-empty file to 0 makes close() start writeback
+of the whole file (``auto_da_alloc``), which made it about 2x slower here.
+
+Every run is verified: header intact, stream exactly at its offset, file size exact, SHA-256 of
+the stream equal to the one computed when it was generated.
 
 Forms and dd implementations are interleaved within each round, and the order rotates from round
 to round, so slow phases of a noisy machine spread over all forms. One extra pass per form runs
@@ -69,6 +73,7 @@ class Form:
     header and writes the stream behind it (else the stream starts at offset 0 in a fresh file).
     ``stage`` names the program of the data stage whose syscalls are counted; ``obs`` is the
     nominal output block size used for the write-count target ``ceil(bytes / obs) + 1``.
+    ``fresh``: the output file does not exist before the run (else it holds the header).
     """
 
     key: str
@@ -77,6 +82,7 @@ class Form:
     header: bool = True
     stage: str = "dd"
     obs: int | None = None
+    fresh: bool = False
 
     def render(self, target: str = TARGET_NAME) -> str:
         """The shell text with the output file name substituted."""
@@ -92,7 +98,8 @@ def _dd_form(key: str, role: str, transfer: str, *, cat: bool, obs: int | None) 
 #: All forms, in table order. Keys: a = before the seed, b = libvirt (the seed), c* = candidates
 #: for our default profile (ibs/obs), f* = ``bs=N iflag=fullblock`` (collects full blocks with
 #: no copy from an input to an output buffer; GNU and busybox both have it, POSIX does not),
-#: e = cat behind the header (no coalescing), d = the floor.
+#: e = cat behind the header (no coalescing), d = the floor (a fresh file), d2 = ``cat > F`` over
+#: an existing file.
 FORMS: tuple[Form, ...] = (
     _dd_form("a", "before the seed", "bs=1048576", cat=True, obs=MIB),
     _dd_form("b", "libvirt profile (seed)", "ibs=1048576 obs=1048576", cat=True, obs=MIB),
@@ -105,7 +112,8 @@ FORMS: tuple[Form, ...] = (
     _dd_form("f1", "fullblock bs=1M", "bs=1048576 iflag=fullblock", cat=False, obs=MIB),
     _dd_form("f2", "fullblock bs=256K", "bs=262144 iflag=fullblock", cat=False, obs=256 * 1024),
     Form("e", "cat behind header", f"{{ {_SEEK} && cat; }} 1<>{{F}}", stage="cat"),
-    Form("d", "floor: cat > file", "cat > {F}", header=False, stage="cat"),
+    Form("d", "floor: cat > new file", "cat > {F}", header=False, stage="cat", fresh=True),
+    Form("d2", "cat > existing file", "cat > {F}", header=False, stage="cat"),
 )
 FLOOR_KEY = "d"
 LIBVIRT_KEY = "b"
@@ -198,16 +206,27 @@ class RunResult:
     stages: list[StageCounts] = field(default_factory=list)
 
 
-def _prepare_target(target: Path) -> None:
-    """Write a fresh file holding only the header, synced, so every run starts alike."""
-    if target.exists():
-        target.unlink()
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+def _sync_dir(directory: Path) -> None:
+    """fsync a directory: commits its pending unlinks/creations (ext4: the journal)."""
+    fd = os.open(directory, os.O_RDONLY)
     try:
-        os.write(fd, HEADER)
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _prepare_target(target: Path, fresh: bool) -> None:
+    """No file (``fresh``) or a new file holding only the header; synced, so runs start alike."""
+    if target.exists():
+        target.unlink()
+    if not fresh:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            os.write(fd, HEADER)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    _sync_dir(target.parent)
 
 
 def verify_output(target: Path, form: Form, stream: Stream) -> None:
@@ -304,7 +323,7 @@ def run_once(
     attached, and its times are not comparable with untraced runs.
     """
     target = workdir / TARGET_NAME
-    _prepare_target(target)
+    _prepare_target(target, form.fresh)
     argv = ["/bin/sh", "-c", form.render()]
     trace_dir: Path | None = None
     if strace is not None:
@@ -343,6 +362,7 @@ def run_once(
         os.close(fd)
     verify_output(target, form, stream)
     target.unlink()
+    _sync_dir(workdir)
     result = RunResult(
         form=form.key, impl=impl.name, round=round_no, size=stream.size,
         wall=done - start, fed=fed - start, fsync=sync_time, verified=True,

@@ -88,3 +88,9 @@ def test_parse_size(bench: ModuleType) -> None:
     assert bench.parse_size("256M") == 256 << 20
     assert bench.parse_size("1GiB") == 1 << 30
     assert bench.parse_size("4096") == 4096
+
+
+def test_floor_writes_a_fresh_file(bench: ModuleType, stream: object, tmp_path: Path) -> None:
+    form = next(f for f in bench.FORMS if f.key == "d")
+    assert form.fresh and not form.header
+    assert bench.run_once(form, bench.DdImpl("gnu"), stream, tmp_path).verified
