@@ -291,10 +291,10 @@ class QMPClient(MigrationCommands):
             selector = selectors.DefaultSelector()
             selector.register(sock, selectors.EVENT_READ)
             self._selector = selector
-            first = self._read_message(deadline, "the QMP greeting")
+            first = self._read_message(deadline, "the QMP greeting", self.connect_timeout)
             self._greeting = Greeting.from_message(first)
             if self.negotiate:
-                self._execute("qmp_capabilities", None, deadline)
+                self._execute("qmp_capabilities", None, deadline, self.connect_timeout)
         except BaseException:
             self.close()
             raise

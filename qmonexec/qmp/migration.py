@@ -18,11 +18,13 @@ __all__ = [
     "MigrationStatus",
 ]
 
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..errors import InputError
 from .errors import MigrationError, ProtocolError, Timeout
 from .message import Event
 
@@ -190,8 +192,8 @@ class MigrationCommands:
         Note: for ``exec:`` saves, ``completed`` means QEMU finished writing
         into the pipe, not that the command finished writing its file.
         """
-        if not timeout > 0:
-            raise ValueError("timeout must be positive")
+        if not (timeout > 0 and math.isfinite(timeout)):
+            raise InputError(f"the migration timeout must be positive and finite, not {timeout!r}")
         deadline = time.monotonic() + timeout
         last: MigrationStatus | None = None
         while True:
