@@ -1,0 +1,538 @@
+"""Peel the layers around a shell string: QMP JSON, HMP line, ``exec:`` prefix.
+
+:func:`peel` accepts what a user may paste:
+
+* a QMP command ``{"execute": "migrate" | "migrate-incoming", "arguments": {"uri": ...}}``
+  (also ``human-monitor-command`` carrying an HMP line),
+* an HMP line ``migrate [-d] "..."`` or ``migrate_incoming "..."``,
+* an ``exec:`` URI,
+* a bare shell string,
+
+and returns the shell string inside, the layers peeled (outermost first) and
+an :class:`OffsetMap` from offsets in the shell string back to offsets in the
+original text, through JSON and HMP escapes.  Layer problems are reported with
+offsets into the original text.  QEMU's own rules apply: JSON with duplicate
+keys, non-string values, NUL or text QMP cannot carry is refused; HMP strings
+know only the escapes ``\\n \\r \\\\ \\' \\"`` and are cut at 1023 bytes.
+"""
+
+from __future__ import annotations
+
+__all__ = ["FORMS", "Layer", "OffsetMap", "Peeled", "peel"]
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from json import JSONDecodeError
+from json import decoder as _decoder
+from typing import Any
+
+from .findings import Code, Reporter
+
+#: Values of ``form`` for :func:`peel` (``auto`` guesses from the text).
+FORMS = ("auto", "qmp", "hmp", "uri", "shell")
+
+HMP_MAX_BYTES = 1023
+_JSON_MAX_DEPTH = 64
+#: The stdlib's JSON string scanner (untyped in typeshed): (text, index after the
+#: opening quote, strict) -> (value, index after the closing quote).
+_scanstring: Callable[[str, int, bool], tuple[str, int]] = getattr(_decoder, "scanstring")  # noqa: B009
+_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+
+
+def _bad_qmp_class() -> str:
+    nonchars = "".join(
+        f"{chr(p * 0x10000 + 0xFFFE)}{chr(p * 0x10000 + 0xFFFF)}" for p in range(17)
+    )
+    return "[\x00\ud800-\udfff\ufdd0-\ufdef" + re.escape(nonchars) + "]"
+
+
+_BAD_QMP = re.compile(_bad_qmp_class())
+
+
+class OffsetMap:
+    """Maps offsets in a peeled string to offsets in the original text.
+
+    Either a plain shift (``base + offset``) or, where escapes changed
+    lengths, a table with one source offset per character (plus the end).
+    """
+
+    __slots__ = ("base", "table")
+
+    def __init__(self, base: int = 0, table: list[int] | None = None) -> None:
+        self.base = base
+        self.table = table
+
+    def __call__(self, offset: int) -> int:
+        table = self.table
+        if table is None:
+            return self.base + offset
+        if offset < len(table):
+            return table[offset]
+        return table[-1] + (offset - len(table) + 1)
+
+    def shifted(self, k: int) -> OffsetMap:
+        """The map for the substring starting at offset ``k`` of the mapped string."""
+        if self.table is None:
+            return OffsetMap(self.base + k)
+        return OffsetMap(0, self.table[k:] or [self(k)])
+
+
+@dataclass(frozen=True, slots=True)
+class Layer:
+    """One peeled layer: ``name`` is ``qmp``, ``hmp`` or ``exec``.
+
+    ``start`` is where the layer's payload begins in the original text;
+    ``detail`` names the command (``migrate``, ``migrate-incoming``, ...).
+    """
+
+    name: str
+    start: int
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {"name": self.name, "start": self.start, "detail": self.detail}
+
+
+@dataclass(slots=True)
+class Peeled:
+    """The result of :func:`peel`; ``shell`` is ``None`` when no shell string could be found."""
+
+    shell: str | None
+    layers: list[Layer] = field(default_factory=list)
+    mapper: OffsetMap = field(default_factory=OffsetMap)
+    #: ``outgoing`` (migrate), ``incoming`` (migrate-incoming) or ``None`` (unknown).
+    direction: str | None = None
+
+
+# -- JSON with positions ------------------------------------------------------
+
+
+class _JsonError(Exception):
+    def __init__(self, offset: int, message: str, code: Code = Code.JSON_SYNTAX) -> None:
+        super().__init__(message)
+        self.offset = offset
+        self.message = message
+        self.code = code
+
+
+@dataclass(slots=True)
+class _JStr:
+    value: str
+    start: int  # offset of the opening quote
+    end: int  # offset just past the closing quote
+
+
+@dataclass(slots=True)
+class _JObj:
+    start: int
+    members: dict[str, tuple[Any, int]]  # key -> (value, key offset)
+
+
+class _Json:
+    """A small JSON parser that keeps string positions and refuses duplicate keys."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def ws(self, i: int) -> int:
+        text = self.text
+        n = len(text)
+        while i < n and text[i] in " \t\n\r":
+            i += 1
+        return i
+
+    def value(self, i: int, depth: int) -> tuple[Any, int]:
+        text = self.text
+        i = self.ws(i)
+        if i >= len(text):
+            raise _JsonError(i, "the JSON text ends where a value should follow")
+        c = text[i]
+        if c == "{":
+            return self.obj(i, depth + 1)
+        if c == "[":
+            return self.arr(i, depth + 1)
+        if c == '"':
+            return self.string(i)
+        if c == "'":
+            raise _JsonError(
+                i, "QEMU accepts single-quoted JSON strings, qmonexec does not: use double quotes"
+            )
+        m = _NUMBER.match(text, i)
+        if m is not None:
+            return float(m.group()) if m.group().strip("-0123456789") else int(m.group()), m.end()
+        for word, val in (("true", True), ("false", False), ("null", None)):
+            if text.startswith(word, i):
+                return val, i + len(word)
+        raise _JsonError(i, f"{text[i]!r} cannot start a JSON value")
+
+    def string(self, i: int) -> tuple[_JStr, int]:
+        try:
+            value, end = _scanstring(self.text, i + 1, True)
+        except JSONDecodeError as exc:
+            raise _JsonError(exc.pos, f"bad JSON string: {exc.msg}") from None
+        return _JStr(value, i, end), end
+
+    def obj(self, i: int, depth: int) -> tuple[_JObj, int]:
+        if depth > _JSON_MAX_DEPTH:
+            raise _JsonError(i, "JSON nested too deeply")
+        text = self.text
+        members: dict[str, tuple[Any, int]] = {}
+        start = i
+        i = self.ws(i + 1)
+        if text.startswith("}", i):
+            return _JObj(start, members), i + 1
+        while True:
+            i = self.ws(i)
+            if not text.startswith('"', i):
+                raise _JsonError(i, "a JSON object key must be a double-quoted string")
+            key, i = self.string(i)
+            i = self.ws(i)
+            if not text.startswith(":", i):
+                raise _JsonError(i, "expected ':' after the JSON key")
+            val, i = self.value(i + 1, depth)
+            if key.value in members:
+                raise _JsonError(
+                    key.start,
+                    f"the key {key.value!r} appears twice; parsers disagree on which one wins "
+                    "(QEMU rejects it): keep one",
+                    Code.JSON_DUPLICATE_KEY,
+                )
+            members[key.value] = (val, key.start)
+            i = self.ws(i)
+            if text.startswith(",", i):
+                i += 1
+            elif text.startswith("}", i):
+                return _JObj(start, members), i + 1
+            else:
+                raise _JsonError(i, "expected ',' or '}' in the JSON object")
+
+    def arr(self, i: int, depth: int) -> tuple[list[Any], int]:
+        if depth > _JSON_MAX_DEPTH:
+            raise _JsonError(i, "JSON nested too deeply")
+        text = self.text
+        items: list[Any] = []
+        i = self.ws(i + 1)
+        if text.startswith("]", i):
+            return items, i + 1
+        while True:
+            val, i = self.value(i, depth)
+            items.append(val)
+            i = self.ws(i)
+            if text.startswith(",", i):
+                i += 1
+            elif text.startswith("]", i):
+                return items, i + 1
+            else:
+                raise _JsonError(i, "expected ',' or ']' in the JSON array")
+
+
+def _json_map(text: str, s: _JStr) -> OffsetMap:
+    raw = text[s.start + 1 : s.end - 1]
+    src = s.start + 1
+    if "\\" not in raw:
+        return OffsetMap(src)
+    table: list[int] = []
+    k = 0
+    n = len(raw)
+    while k < n:
+        table.append(src + k)
+        if raw[k] != "\\":
+            k += 1
+        elif raw[k + 1] == "u":
+            cp = int(raw[k + 2 : k + 6], 16)
+            if (
+                0xD800 <= cp <= 0xDBFF
+                and raw.startswith("\\u", k + 6)
+                and 0xDC00 <= int(raw[k + 8 : k + 12], 16) <= 0xDFFF
+            ):
+                k += 12
+            else:
+                k += 6
+        else:
+            k += 2
+    table.append(src + n)
+    if len(table) - 1 != len(s.value):
+        return OffsetMap(s.start)
+    return OffsetMap(0, table)
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, _JStr):
+        return "a string"
+    if isinstance(value, _JObj):
+        return "an object"
+    if isinstance(value, list):
+        return "an array"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    return "a number"
+
+
+def _value_offset(value: Any, fallback: int) -> int:
+    if isinstance(value, (_JStr, _JObj)):
+        return value.start
+    return fallback
+
+
+_QMP_COMMANDS = {"migrate": "outgoing", "migrate-incoming": "incoming"}
+
+
+def _peel_qmp(text: str, rep: Reporter) -> Peeled:
+    parser = _Json(text)
+    try:
+        top, end = parser.value(0, 0)
+        end = parser.ws(end)
+        if end != len(text):
+            raise _JsonError(end, "text follows the JSON object: send one command at a time")
+    except _JsonError as exc:
+        rep.add(exc.code, exc.offset, exc.message)
+        return Peeled(None)
+    if not isinstance(top, _JObj):
+        rep.add(Code.QMP_TYPE, 0, f"a QMP command is a JSON object, not {_type_name(top)}")
+        return Peeled(None)
+    members = top.members
+    for key, (_val, off) in members.items():
+        if key not in ("execute", "arguments", "id"):
+            rep.add(Code.QMP_UNEXPECTED_KEY, off,
+                    f"the key {key!r} is not part of a plain QMP command: remove it")  # fmt: skip
+    if "execute" not in members:
+        rep.add(Code.QMP_TYPE, top.start, "the QMP object has no \"execute\" key")
+        return Peeled(None)
+    execute, exec_off = members["execute"]
+    if not isinstance(execute, _JStr):
+        rep.add(Code.QMP_TYPE, _value_offset(execute, exec_off),
+                f"\"execute\" must be a string, not {_type_name(execute)}")  # fmt: skip
+        return Peeled(None)
+    name = execute.value
+    hmp = name == "human-monitor-command"
+    if name not in _QMP_COMMANDS and not hmp:
+        rep.add(
+            Code.QMP_COMMAND_NOT_ALLOWED,
+            execute.start,
+            f"the QMP command {name!r} is not migrate or migrate-incoming: "
+            "only migration commands carry an exec: URI",
+            length=execute.end - execute.start,
+        )
+        return Peeled(None)
+    if "arguments" not in members:
+        rep.add(Code.QMP_MISSING_URI, top.start, f"{name!r} needs \"arguments\"")
+        return Peeled(None)
+    args, args_off = members["arguments"]
+    if not isinstance(args, _JObj):
+        rep.add(Code.QMP_TYPE, _value_offset(args, args_off),
+                f"\"arguments\" must be an object, not {_type_name(args)}")  # fmt: skip
+        return Peeled(None)
+    key = "command-line" if hmp else "uri"
+    for other, (_val, off) in args.members.items():
+        if other != key:
+            rep.add(
+                Code.QMP_UNEXPECTED_KEY,
+                off,
+                f"the argument {other!r} is not one qmonexec sends"
+                + (" (with \"uri\" it makes QEMU refuse or ignore one of them)"
+                   if other == "channels" else "")
+                + ": remove it",
+            )  # fmt: skip
+    if key not in args.members:
+        rep.add(Code.QMP_MISSING_URI, args.start, f"{name!r} has no {key!r} argument")
+        return Peeled(None)
+    uri, uri_off = args.members[key]
+    if not isinstance(uri, _JStr):
+        rep.add(Code.QMP_TYPE, _value_offset(uri, uri_off),
+                f"{key!r} must be a string, not {_type_name(uri)}")  # fmt: skip
+        return Peeled(None)
+    mapper = _json_map(text, uri)
+    value = uri.value
+    for m in _BAD_QMP.finditer(value):
+        cp = ord(m.group())
+        what = (
+            "\\u0000, which QEMU turns into the bytes C0 80"
+            if cp == 0
+            else f"U+{cp:04X}, which QEMU's JSON parser rejects"
+        )
+        rep.add(Code.QMP_TEXT, mapper(m.start()), f"the string holds {what}: remove it")
+    layer = Layer("qmp", uri.start + 1, name)
+    if hmp:
+        inner = _peel_hmp(value, rep, mapper)
+        inner.layers.insert(0, layer)
+        return inner
+    peeled = _peel_uri(value, rep, mapper, required=True)
+    peeled.layers.insert(0, layer)
+    peeled.direction = _QMP_COMMANDS[name]
+    return peeled
+
+
+# -- HMP ------------------------------------------------------------------------
+
+_HMP_ESCAPES = {"n": "\n", "r": "\r", "\\": "\\", "'": "'", '"': '"'}
+_HMP_COMMANDS = {"migrate": "outgoing", "migrate_incoming": "incoming"}
+
+
+def _peel_hmp(text: str, rep: Reporter, outer: OffsetMap) -> Peeled:
+    n = len(text)
+    i = 0
+    while i < n and text[i] in " \t":
+        i += 1
+    j = i
+    while j < n and text[j] not in " \t\n":
+        j += 1
+    name = text[i:j]
+    if name not in _HMP_COMMANDS:
+        rep.add(
+            Code.HMP_COMMAND_NOT_ALLOWED,
+            outer(i),
+            f"the HMP command {name!r} is not migrate or migrate_incoming",
+            length=max(j - i, 1),
+        )
+        return Peeled(None)
+    i = j
+    while True:
+        while i < n and text[i] in " \t":
+            i += 1
+        if name == "migrate" and text.startswith("-", i):
+            j = i
+            while j < n and text[j] not in " \t":
+                j += 1
+            flag = text[i:j]
+            if flag != "-d":
+                rep.add(
+                    Code.HMP_UNEXPECTED_FLAG,
+                    outer(i),
+                    f"the HMP flag {flag!r} is not one qmonexec sends (only -d): remove it",
+                    length=j - i,
+                )
+            i = j
+            continue
+        break
+    if i >= n:
+        rep.add(Code.HMP_SYNTAX, outer(i), f"{name} needs a URI argument")
+        return Peeled(None)
+    start = i
+    table: list[int] = []
+    chars: list[str] = []
+    if text[i] == '"':
+        i += 1
+        while True:
+            if i >= n:
+                rep.add(Code.HMP_SYNTAX, outer(start),
+                        "the HMP string is never closed: add the closing '\"'")  # fmt: skip
+                return Peeled(None)
+            c = text[i]
+            if c == '"':
+                i += 1
+                break
+            if c == "\\":
+                e = text[i + 1] if i + 1 < n else ""
+                if e not in _HMP_ESCAPES:
+                    rep.add(
+                        Code.HMP_SYNTAX,
+                        outer(i),
+                        f"HMP strings know only the escapes \\n \\r \\\\ \\' \\\", not "
+                        f"'\\{e}': QEMU refuses the command",
+                        length=2,
+                    )
+                    return Peeled(None)
+                table.append(outer(i))
+                chars.append(_HMP_ESCAPES[e])
+                i += 2
+            else:
+                table.append(outer(i))
+                chars.append(c)
+                i += 1
+    else:
+        while i < n and text[i] not in " \t\n":
+            table.append(outer(i))
+            chars.append(text[i])
+            i += 1
+    table.append(outer(i))
+    uri = "".join(chars)
+    rest = i
+    while rest < n and text[rest] in " \t":
+        rest += 1
+    if rest < n:
+        hint = (
+            ": an unquoted HMP argument ends at the first blank, so QEMU would see only "
+            f"{uri!r}; put the URI in double quotes"
+            if text[start] != '"'
+            else ": remove it"
+        )
+        rep.add(
+            Code.HMP_TRAILING_TEXT,
+            outer(rest),
+            f"text after the URI argument (QEMU refuses the command){hint}",
+            length=n - rest,
+        )
+    size = len(uri.encode("utf-8", "surrogatepass"))
+    if size > HMP_MAX_BYTES:
+        cut = len(uri.encode("utf-8", "surrogatepass")[:HMP_MAX_BYTES].decode("utf-8", "ignore"))
+        rep.add(
+            Code.HMP_TRUNCATION,
+            table[cut],
+            f"the HMP string is {size} bytes; QEMU silently cuts it to {HMP_MAX_BYTES} bytes "
+            "here and runs the rest as if it were whole: use QMP, or a shorter path",
+            length=max(table[-1] - table[cut], 1),
+        )
+    mapper = OffsetMap(0, table)
+    peeled = _peel_uri(uri, rep, mapper, required=True)
+    peeled.layers.insert(0, Layer("hmp", outer(start), name))
+    peeled.direction = _HMP_COMMANDS[name]
+    return peeled
+
+
+# -- exec: -------------------------------------------------------------------------
+
+
+def _peel_uri(uri: str, rep: Reporter, mapper: OffsetMap, *, required: bool) -> Peeled:
+    if uri.startswith("exec:"):
+        return Peeled(uri[5:], [Layer("exec", mapper(5), "")], mapper.shifted(5))
+    if required:
+        scheme = uri.split(":", 1)[0] if ":" in uri else uri
+        hint = (
+            "; QEMU matches 'exec:' exactly, with no blanks or capitals before it"
+            if uri.strip().lower().startswith("exec:")
+            else ""
+        )
+        rep.add(
+            Code.NOT_EXEC_URI,
+            mapper(0),
+            f"the URI starts with {scheme[:20]!r}, not 'exec:': the shell validator only "
+            f"checks exec: URIs{hint}",
+            length=max(len(scheme), 1),
+        )
+        return Peeled(None)
+    return Peeled(uri, [], mapper)
+
+
+def _guess(text: str) -> str:
+    stripped = text.lstrip(" \t\r\n")
+    if stripped.startswith("{"):
+        rest = stripped[1:].lstrip(" \t\r\n")
+        if rest[:1] in ('"', "'", "}"):
+            return "qmp"
+    head = stripped.split(None, 1)[0] if stripped.strip() else ""
+    if head in _HMP_COMMANDS and stripped == text.lstrip(" \t"):
+        return "hmp"
+    return "uri"
+
+
+def peel(text: str, rep: Reporter, form: str = "auto") -> Peeled:
+    """Peel ``text`` as ``form`` (one of :data:`FORMS`); layer findings go to ``rep``.
+
+    ``uri`` peels an ``exec:`` prefix when there is one and otherwise takes
+    the text as a bare shell string, as does ``auto`` after ruling out QMP
+    (text starting ``{"``) and HMP (a first word ``migrate`` or
+    ``migrate_incoming``).
+    """
+    if form == "auto":
+        form = _guess(text)
+    if form == "qmp":
+        return _peel_qmp(text, rep)
+    if form == "hmp":
+        return _peel_hmp(text, rep, OffsetMap())
+    if form == "shell":
+        return Peeled(text)
+    return _peel_uri(text, rep, OffsetMap(), required=False)

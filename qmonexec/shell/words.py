@@ -1,0 +1,347 @@
+"""Word semantics: the value after quote removal, and every non-literal place.
+
+:func:`analyze_word` decodes one :class:`~qmonexec.shell.nodes.Word` and
+reports each place where some shell would do something other than take the
+word literally: expansions in any quoting context, unquoted glob characters,
+tilde and ``=`` expansion, brace expansion, zsh's special characters, the
+Bourne shell's ``^`` pipe, and the zsh trap that empty quotes before a
+special character do not protect it.
+
+:func:`scan_characters` covers the whole string once for characters that are
+unsafe wherever they stand: NUL, control characters and non-ASCII text.
+
+The safe set (REFERENCE.md section 4) is ``A-Z a-z 0-9 _ . / : @ % + , -``;
+``=`` is safe except at the start of a word.  Everything else must be quoted,
+and single quotes are the only quoting qmonexec produces.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "SAFE_CHARS",
+    "WordInfo",
+    "analyze_word",
+    "scan_characters",
+    "word_value",
+]
+
+import re
+from dataclasses import dataclass
+
+from .findings import Code, Reporter
+from .nodes import DblQuoted, Escaped, Expansion, ExpKind, Lit, SglQuoted, Word
+
+#: Characters every measured shell takes literally when unquoted, anywhere.
+SAFE_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./:@%+,-")
+
+_SAFE_RUN = re.compile(r"[A-Za-z0-9_./:@%+,=-]+")
+# Characters reported wherever they are (tab and newline are separators when
+# unquoted; inside quotes the word analysis reports them).
+_ODD = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]|[^\x00-\x7f]+")
+_QUOTED_BLANK = re.compile(r"[\t\n]")
+
+_FIX = "put the whole word in single quotes"
+
+
+@dataclass(slots=True)
+class WordInfo:
+    """The analysis of one word.
+
+    ``value`` is the word after quote removal (an expansion stays as its
+    source text); ``literal`` is true when every shell takes the word exactly
+    as ``value``.
+    """
+
+    value: str
+    literal: bool
+
+    @property
+    def value_bytes(self) -> bytes:
+        """``value`` as the bytes the shell sees (UTF-8, surrogate escapes restored)."""
+        return self.value.encode("utf-8", "surrogateescape")
+
+
+_EXPANSION_CODES = {
+    ExpKind.PARAMETER: Code.PARAMETER_EXPANSION,
+    ExpKind.COMMAND: Code.COMMAND_SUBSTITUTION,
+    ExpKind.BACKQUOTE: Code.COMMAND_SUBSTITUTION,
+    ExpKind.ARITHMETIC: Code.ARITHMETIC_EXPANSION,
+    ExpKind.DOLLAR_SINGLE: Code.DOLLAR_SINGLE_QUOTE,
+    ExpKind.DOLLAR_DOUBLE: Code.DOLLAR_DOUBLE_QUOTE,
+    ExpKind.LONE_DOLLAR: Code.DOLLAR_SIGN,
+}
+
+
+def _shorten(raw: str) -> str:
+    return raw if len(raw) <= 40 else raw[:37] + "..."
+
+
+def _report_expansion(exp: Expansion, rep: Reporter, quoted: bool) -> None:
+    kind = exp.kind
+    raw = _shorten(exp.raw)
+    where = " (double quotes do not stop it)" if quoted else ""
+    if kind is ExpKind.PARAMETER:
+        what = f"{raw!r} expands a shell parameter at run time{where}, so the command depends on "
+        what += "QEMU's environment: write the value itself, in single quotes"
+    elif kind is ExpKind.COMMAND or kind is ExpKind.BACKQUOTE:
+        what = f"{raw!r} runs a command and pastes its output{where}: remove it; if the text is "
+        what += "meant literally, put it in single quotes"
+    elif kind is ExpKind.ARITHMETIC:
+        what = f"{raw!r} is arithmetic expansion{where}: write the number itself"
+    elif kind is ExpKind.DOLLAR_SINGLE:
+        what = f"{raw!r} decodes escapes in bash, ksh, mksh and zsh but is a '$' and a quoted "
+        what += "string in dash, yash and posh: use plain single quotes"
+    elif kind is ExpKind.DOLLAR_DOUBLE:
+        what = f"{raw!r} is translated through the locale in bash and ksh but is a '$' and a "
+        what += "quoted string elsewhere: use plain single quotes"
+    else:
+        what = "a '$' that starts no expansion: most shells keep it, but POSIX leaves it "
+        what += "unspecified; put it inside single quotes"
+    rep.add(_EXPANSION_CODES[kind], exp.pos.offset, what, length=len(exp.raw))
+
+
+def _report_quoted_blanks(text: str, offset: int, rep: Reporter) -> None:
+    for m in _QUOTED_BLANK.finditer(text):
+        name = "a tab" if m.group() == "\t" else "a newline"
+        rep.add(
+            Code.CONTROL_CHARACTER,
+            offset + m.start(),
+            f"{name} inside quotes is part of the word but invisible in review: "
+            "remove it from the value (rename the file if it is part of a path)",
+        )
+
+
+def analyze_word(word: Word, rep: Reporter) -> WordInfo:
+    """Decode ``word`` and report every place a shell would not take it literally.
+
+    Findings go to ``rep`` with offsets into the analysed string.  NUL,
+    control characters other than tab and newline, and non-ASCII text are
+    not reported here (see :func:`scan_characters`).
+    """
+    parts = word.parts
+    if len(parts) == 1:
+        part = parts[0]
+        if type(part) is Lit:
+            text = part.text
+            if text[0] != "=" and _SAFE_RUN.fullmatch(text) is not None:
+                return WordInfo(text, True)
+    before = len(rep.items) + rep.dropped
+    pieces: list[str] = []
+    literal = True
+    content = False  # has anything (text or expansion) come before?
+    empty_quotes = False  # only empty quotes so far?
+    prev = ""  # previous unquoted character, for '~' after '=' or ':'
+    braces: list[tuple[str, int]] = []
+    for part in parts:
+        t = type(part)
+        if t is Lit:
+            assert isinstance(part, Lit)
+            text = part.text
+            base = part.pos.offset
+            if _SAFE_RUN.fullmatch(text) is None or (not content and text[0] == "="):
+                _unquoted(text, base, content, empty_quotes, prev, braces, rep)
+            pieces.append(text)
+            prev = text[-1]
+            content = True
+        elif t is SglQuoted:
+            assert isinstance(part, SglQuoted)
+            if not part.closed:
+                literal = False
+            if part.text:
+                _report_quoted_blanks(part.text, part.pos.offset + 1, rep)
+                content = True
+            else:
+                empty_quotes = True
+            pieces.append(part.text)
+            prev = ""
+        elif t is Escaped:
+            assert isinstance(part, Escaped)
+            pieces.append(part.char)
+            if part.char == "\t":
+                _report_quoted_blanks(part.char, part.pos.offset + 1, rep)
+            content = True
+            prev = ""
+        elif t is DblQuoted:
+            assert isinstance(part, DblQuoted)
+            if not part.closed:
+                literal = False
+            if part.parts:
+                content = True
+            else:
+                empty_quotes = True
+            for inner in part.parts:
+                if type(inner) is Lit:
+                    assert isinstance(inner, Lit)
+                    pieces.append(inner.text)
+                    _report_quoted_blanks(inner.text, inner.pos.offset, rep)
+                elif type(inner) is Escaped:
+                    assert isinstance(inner, Escaped)
+                    pieces.append(inner.char)
+                else:
+                    assert isinstance(inner, Expansion)
+                    _report_expansion(inner, rep, True)
+                    pieces.append(inner.raw)
+            prev = ""
+        else:
+            assert isinstance(part, Expansion)
+            _report_expansion(part, rep, False)
+            pieces.append(part.raw)
+            content = True
+            prev = ""
+    if braces:
+        _report_braces(braces, rep)
+    value = "".join(pieces)
+    if len(rep.items) + rep.dropped != before or not (value.isascii() and value.isprintable()):
+        literal = False
+    return WordInfo(value, literal)
+
+
+def _unquoted(
+    text: str,
+    base: int,
+    content: bool,
+    empty_quotes: bool,
+    prev: str,
+    braces: list[tuple[str, int]],
+    rep: Reporter,
+) -> None:
+    """Report the special characters of one unquoted literal run."""
+    for k, ch in enumerate(text):
+        off = base + k
+        at_start = k == 0 and not content
+        if ch in SAFE_CHARS:
+            pass
+        elif ch == "=":
+            if at_start:
+                _start_special(ch, off, empty_quotes, rep)
+        elif ch == "~":
+            if at_start:
+                _start_special(ch, off, empty_quotes, rep)
+            elif (text[k - 1] if k else prev) in "=:":
+                rep.add(
+                    Code.TILDE_EXPANSION,
+                    off,
+                    "an unquoted '~' after '=' or ':' becomes a home directory in bash and "
+                    f"mksh (for example in dd's if=~/x): {_FIX}",
+                    shells=("bash", "mksh", "ksh93", "zsh"),
+                )
+            else:
+                rep.add(
+                    Code.UNQUOTED_SPECIAL, off, f"an unquoted '~' is outside the safe set: {_FIX}"
+                )
+        elif ch == "*" or ch == "?" or ch == "[":
+            rep.add(
+                Code.UNQUOTED_GLOB,
+                off,
+                f"an unquoted {ch!r} is a glob character: the shell replaces the word with "
+                f"matching file names (zsh fails when none match): {_FIX}",
+            )
+        elif ch == "{" or ch == "}":
+            braces.append((ch, off))
+        elif ch == "^":
+            rep.add(
+                Code.BOURNE_PIPE,
+                off,
+                f"an unquoted '^' is a pipe in the Bourne shell and a glob operator in zsh with "
+                f"extendedglob: {_FIX}",
+                shells=("bourne", "zsh"),
+            )
+        elif ch == "]":
+            rep.add(
+                Code.UNQUOTED_SPECIAL,
+                off,
+                f"an unquoted ']' belongs to glob syntax (zsh treats it specially): {_FIX}",
+                shells=("zsh",),
+            )
+        elif ch == "\\":
+            pass  # a trailing backslash, reported by the lexer
+        elif " " <= ch < "\x7f":
+            rep.add(
+                Code.UNQUOTED_SPECIAL,
+                off,
+                f"an unquoted {ch!r} is outside the characters every shell takes literally "
+                f"({'history expansion, negation' if ch == '!' else 'glob syntax in zsh'}): {_FIX}",
+            )
+        # control characters and non-ASCII: scan_characters
+
+
+def _start_special(ch: str, off: int, empty_quotes: bool, rep: Reporter) -> None:
+    if empty_quotes:
+        rep.add(
+            Code.EMPTY_QUOTE_TRAP,
+            off,
+            f"empty quotes before {ch!r} do not protect it in zsh, which removes them first "
+            f"and then expands the {ch!r} at word start: quote the {ch!r} itself",
+        )
+    elif ch == "=":
+        rep.add(
+            Code.EQUALS_EXPANSION,
+            off,
+            "a word starting with an unquoted '=' is replaced by a program's path in zsh "
+            f"(=ls becomes /bin/ls): {_FIX}",
+        )
+    else:
+        rep.add(
+            Code.TILDE_EXPANSION,
+            off,
+            f"an unquoted '~' at the start of a word becomes a home directory: {_FIX}",
+        )
+
+
+def _report_braces(braces: list[tuple[str, int]], rep: Reporter) -> None:
+    opening = next((off for ch, off in braces if ch == "{"), None)
+    if opening is not None:
+        closing = next((off for ch, off in braces if ch == "}" and off > opening), None)
+        if closing is not None:
+            rep.add(
+                Code.BRACE_EXPANSION,
+                opening,
+                "unquoted '{...}' is brace expansion in bash (even as /bin/sh), ksh, mksh and "
+                f"zsh: {{a,b}} becomes two words and {{1..3}} three: {_FIX}",
+                length=closing - opening + 1,
+            )
+            return
+    for ch, off in braces:
+        rep.add(
+            Code.UNQUOTED_BRACE,
+            off,
+            f"an unquoted {ch!r} inside a word is special in zsh (and starts brace expansion "
+            f"in bash, ksh and mksh): {_FIX}",
+        )
+
+
+def word_value(word: Word) -> str:
+    """The value of ``word`` after quote removal (expansions kept as their source text)."""
+    return analyze_word(word, Reporter()).value
+
+
+def scan_characters(text: str, rep: Reporter) -> None:
+    """Report NUL, control characters (except tab and newline) and non-ASCII runs in ``text``."""
+    if text.isascii() and text.isprintable():
+        return
+    for m in _ODD.finditer(text):
+        ch = m.group()
+        off = m.start()
+        if ch == "\0":
+            rep.add(
+                Code.NUL_CHARACTER,
+                off,
+                "a NUL character ends the string for QEMU (and QMP turns it into the bytes "
+                "C0 80): remove it; no shell word can hold NUL",
+            )
+        elif len(ch) == 1 and ord(ch) < 0x80:
+            rep.add(
+                Code.CONTROL_CHARACTER,
+                off,
+                f"the control character U+{ord(ch):04X} is invisible in review and some shells "
+                "treat it as a separator: remove it (rename the file if it is part of a path)",
+            )
+        else:
+            rep.add(
+                Code.NON_ASCII,
+                off,
+                f"non-ASCII text {_shorten(ch)!r}: yash in the C locale silently runs nothing "
+                "for a string holding bytes >= 0x80, and multibyte locales can swallow a "
+                "following backslash; use an ASCII path (a symlink with an ASCII name works)",
+                length=len(ch),
+            )
