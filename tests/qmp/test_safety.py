@@ -107,13 +107,54 @@ def test_text_qmp_cannot_carry_is_refused_and_nothing_is_sent(
     assert executes(server) == [("qmp_capabilities", None), ("query-status", None)]
 
 
-def test_hmp_migrate_with_exec_is_refused(fake: Fake) -> None:
+def test_hmp_exec_lines_go_through_the_validator(fake: Fake) -> None:
     server = fake(serving)
+    safe_line = f'migrate "{SAFE_SAVE}"'
     with QMPClient(server.address, timeout=2) as qmp:
         with pytest.raises(UnsafeCommandError, match="human-monitor-command"):
-            qmp.execute("human-monitor-command", {"command-line": 'migrate "exec:cat >/x"'})
+            qmp.execute("human-monitor-command", {"command-line": 'migrate "exec:cat >/x; id"'})
+        with pytest.raises(UnsafeCommandError):  # not a migration command at all
+            qmp.execute("human-monitor-command", {"command-line": "system_reset exec:"})
+        qmp.execute("human-monitor-command", {"command-line": safe_line})
         qmp.execute("human-monitor-command", {"command-line": "info status"})
-    assert executes(server)[1:] == [("human-monitor-command", {"command-line": "info status"})]
+    assert executes(server)[1:] == [
+        ("human-monitor-command", {"command-line": safe_line}),
+        ("human-monitor-command", {"command-line": "info status"}),
+    ]
+
+
+def test_save_and_restore_must_go_in_their_direction(fake: Fake) -> None:
+    restore = "exec:dd if=/var/lib/vm/a.img bs=4096 skip=2"
+    server = fake(serving)
+    with QMPClient(server.address, timeout=2) as qmp:
+        with pytest.raises(UnsafeCommandError, match="outgoing side"):
+            qmp.migrate_incoming(SAFE_SAVE)
+        with pytest.raises(UnsafeCommandError, match="incoming side"):
+            qmp.migrate(restore)
+        qmp.migrate_incoming(restore)
+    assert executes(server)[1:] == [("migrate-incoming", {"uri": restore})]
+
+
+def test_exec_channels_are_judged_as_the_equivalent_command(fake: Fake) -> None:
+    def channels(*argv: Any) -> dict[str, Any]:
+        return {"channels": [{"channel-type": "main", "addr": {"transport": "exec", "args": argv}}]}
+
+    restore = channels("dd", "if=/var/lib/vm/a.img", "bs=4096", "skip=2")
+    server = fake(serving)
+    with QMPClient(server.address, timeout=2) as qmp:
+        with pytest.raises(UnsafeCommandError, match="/bin/sh"):
+            qmp.execute("migrate", channels("/bin/sh", "-c", "reboot"))
+        with pytest.raises(UnsafeCommandError):
+            qmp.execute("migrate", {"channels": [{"addr": {"transport": "exec", "args": "x"}}]})
+        qmp.execute("migrate-incoming", restore)
+    assert executes(server)[1:] == [("migrate-incoming", json_list(restore))]
+
+
+def json_list(value: Any) -> Any:
+    """What the value looks like after a JSON round trip (tuples become lists)."""
+    import json
+
+    return json.loads(json.dumps(value))
 
 
 def test_custom_policy_opt_out(fake: Fake) -> None:
