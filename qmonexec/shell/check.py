@@ -4,6 +4,7 @@ from __future__ import annotations
 
 __all__ = ["MAX_SHELL_BYTES", "check"]
 
+from .fast import fast_check
 from .findings import CODE_INFO, Code, Finding, Reporter, Severity
 from .layers import FORMS, OffsetMap, peel
 from .lexer import lex
@@ -41,6 +42,10 @@ def check(text: str, policy: Policy | None = None, *, form: str = "auto") -> Ver
         raise TypeError(f"policy must be a Policy, not {type(policy).__name__}")
     if form not in FORMS:
         raise TypeError(f"form must be one of {', '.join(FORMS)}, not {form!r}")
+    if form == "auto" or form == "uri":
+        quick = fast_check(text, policy)
+        if quick is not None:
+            return quick
     outer = Reporter()
     peeled = peel(text, outer, form)
     inner = Reporter()
@@ -144,10 +149,11 @@ def _views(
             group,
         )
 
-    def walk(lst: CommandList, inherited: tuple[RedirectView, ...]) -> None:
+    def walk(lst: CommandList, inherited: tuple[RedirectView, ...], outer: int | None) -> None:
         for item in lst.items:
             for pipe in item.command.pipelines:
-                for stage, cmd in enumerate(pipe.commands):
+                for index, cmd in enumerate(pipe.commands):
+                    stage = index if outer is None else outer
                     if isinstance(cmd, SimpleCommand):
                         own = tuple(redirect_view(r, False) for r in cmd.redirects)
                         out.append(
@@ -163,10 +169,10 @@ def _views(
                             )
                         )
                     else:
-                        outer = tuple(redirect_view(r, True) for r in cmd.redirects)
-                        walk(cmd.body, inherited + outer)
+                        group = tuple(redirect_view(r, True) for r in cmd.redirects)
+                        walk(cmd.body, inherited + group, stage)
 
-    walk(script.body, ())
+    walk(script.body, (), None)
     return tuple(out)
 
 

@@ -17,7 +17,16 @@ or :meth:`Policy.command` with the ``allowing_*``/``expecting_*`` methods.
 
 from __future__ import annotations
 
-__all__ = ["COMPRESSORS", "GENERIC_RULE", "Policy", "ProgramRule", "evaluate"]
+__all__ = [
+    "COMPRESSORS",
+    "EVALUATING",
+    "GENERIC_RULE",
+    "Policy",
+    "ProgramRule",
+    "dd_block_sizes_message",
+    "dd_number",
+    "evaluate",
+]
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -47,8 +56,9 @@ class ProgramRule:
     ``short`` lists the letters allowed in ``-xyz`` clusters, ``numeric_short``
     letters that take an attached number (``-T0``), ``levels`` the range of
     ``-N`` compression levels (``None``: none), ``long`` the ``--name``
-    options and ``numeric_long`` the ``--name=N`` ones.  ``any_option``
-    accepts every word that starts with ``-`` (for programs added by callers).
+    options and ``numeric_long`` the ``--name=N`` ones.  ``any_argument``
+    accepts every literal word (for programs a caller added, who vouches for
+    their arguments).
     """
 
     short: str = ""
@@ -56,7 +66,7 @@ class ProgramRule:
     numeric_short: str = ""
     numeric_long: frozenset[str] = frozenset()
     levels: tuple[int, int] | None = None
-    any_option: bool = False
+    any_argument: bool = False
 
     def check_option(self, arg: str) -> tuple[str | None, set[str]]:
         """Return ``(problem or None, canonical flags)`` for one argument word.
@@ -65,14 +75,14 @@ class ProgramRule:
         counted as ``c`` and ``--decompress``/``--uncompress`` as ``d``.
         """
         flags: set[str] = set()
+        if self.any_argument:
+            return None, flags
         if not arg.startswith("-") or arg == "-":
             return (
                 "is not an option: the program must read stdin and write stdout, "
                 "so it takes no file names",
                 flags,
             )
-        if self.any_option:
-            return None, flags
         if arg.startswith("--"):
             name, eq, val = arg[2:].partition("=")
             if eq:
@@ -136,10 +146,10 @@ COMPRESSORS: Mapping[str, ProgramRule] = {
 }  # fmt: skip
 
 #: The rule for programs added with :meth:`Policy.allowing_commands` without one.
-GENERIC_RULE = ProgramRule(any_option=True)
+GENERIC_RULE = ProgramRule(any_argument=True)
 
 #: Builtins that run their arguments as shell code (refused even by Policy.command()).
-_EVALUATING = frozenset({"eval", ".", "source", "trap", "alias", "fc", "builtin", "command"})
+EVALUATING = frozenset({"eval", ".", "source", "trap", "alias", "fc", "builtin", "command"})
 
 
 @dataclass(frozen=True)
@@ -326,7 +336,7 @@ class _Checker:
         if name == ":" and "save" in policy.shapes:
             return
         if policy.any_command:
-            if name in _EVALUATING:
+            if name in EVALUATING:
                 self.add(
                     Code.EVALUATES_CODE,
                     offset,
@@ -602,7 +612,7 @@ class _Checker:
                     )
                 values[key] = val
                 continue
-            number = _number(val)
+            number = dd_number(val)
             if number is None:
                 ok = False
                 self.add(
@@ -641,8 +651,7 @@ class _Checker:
             self.add(
                 Code.DD_BLOCK_SIZES,
                 cmd.pos.offset,
-                f"ibs=obs={values['obs']}: busybox dd treats equal sizes like bs= and writes "
-                "every short pipe read as its own block; use ibs=65536 obs=1048576",
+                dd_block_sizes_message(values["obs"]),
                 severity=Severity.WARNING,
                 length=2,
             )
@@ -903,7 +912,16 @@ class _Checker:
                     )
         rule = self.policy.programs.get(name)
         if rule is None:
-            return ok and self.policy.any_command
+            if not self.policy.any_command:
+                self.add(
+                    Code.COMMAND_NOT_ALLOWED,
+                    cmd.words[0].pos.offset,
+                    f"{name!r} is not a program this policy allows as a single command "
+                    f"(allowed: {', '.join(sorted(self.policy.programs)) or 'none'})",
+                    length=len(name),
+                )
+                return False
+            return ok
         for value, word in self._plain_args(cmd):
             problem, _flags = rule.check_option(value)
             if problem is not None:
@@ -914,11 +932,20 @@ class _Checker:
         return ok
 
 
+def dd_block_sizes_message(obs: int | str) -> str:
+    """The message of the ``dd-block-sizes`` warning."""
+    return (
+        f"ibs=obs={obs}: busybox dd treats equal sizes like bs= and writes every short pipe "
+        "read as its own block; use ibs=65536 obs=1048576"
+    )
+
+
 def _option_code(value: str) -> Code:
     return Code.OPTION_NOT_ALLOWED if value.startswith("-") else Code.UNEXPECTED_ARGUMENT
 
 
-def _number(text: str) -> int | None:
+def dd_number(text: str) -> int | None:
+    """``text`` as a plain decimal number (no sign, suffix or leading zero), else ``None``."""
     if not text.isascii() or not text.isdigit() or (len(text) > 1 and text[0] == "0"):
         return None
     if len(text) > 18:

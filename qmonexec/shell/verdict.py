@@ -53,7 +53,8 @@ class CommandView:
 
     ``argv`` holds the words after quote removal; ``redirects`` every
     redirection that applies (enclosing groups first); ``stage`` the index of
-    the command's pipeline element in its pipeline.
+    the element of the top-level pipeline that holds the command (a command
+    inside ``{ }`` has the group's index).
     """
 
     argv: tuple[str, ...]

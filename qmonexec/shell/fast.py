@@ -1,0 +1,289 @@
+"""Fast path: accept the canonical rendered shapes without building an AST.
+
+qmonexec renders a handful of exact shapes.  :func:`fast_check` recognises an
+``exec:`` URI that is *literally* one of them (single spaces, words made only
+of safe characters, single quotes holding printable ASCII, and ``\\'``), checks
+the values against the policy, and returns the same :class:`Verdict` the full
+analysis returns.  For anything else it returns ``None`` and
+:func:`~qmonexec.shell.check` runs the full lexer, parser and policy.
+
+The fast path can only *accept*: every refusal, and every string it is not
+sure about, goes through the full analysis.  Its verdicts are tested to be
+identical to the full path's (``tests/shell/test_fast.py``).
+
+The patterns are anchored, words are written so that a text splits into
+word parts in one way only, and the text is at most :data:`FAST_MAX`
+characters, so matching time is bounded.
+"""
+
+from __future__ import annotations
+
+__all__ = ["FAST_MAX", "fast_check"]
+
+import re
+
+from .findings import CODE_INFO, Code, Finding, Severity
+from .layers import Layer
+from .parser import RESERVED_WORDS
+from .policy import (
+    EVALUATING,
+    GENERIC_RULE,
+    Policy,
+    ProgramRule,
+    dd_block_sizes_message,
+)
+from .tokens import Pos
+from .verdict import CommandView, RedirectView, Verdict
+
+#: Longer texts always take the full path.
+FAST_MAX = 8192
+
+# One word: runs of bare safe characters between quoted parts ('...' or \').
+# Written "unrolled" (s*(q s*)*) so that each text splits into parts one way only.
+_S = r"[A-Za-z0-9_./:@%+,=-]"
+_Q = r"(?:'[ -&(-~]*'|\\')"
+_W = r"(?=[A-Za-z0-9_./:@%+,=\-'\\])" + _S + "*(?:" + _Q + _S + "*)*"
+_WS = _W + r"(?: " + _W + r")*"
+_SAVE = re.compile(
+    r"exec:(?:(?P<cg>\{ )?(?P<comp>" + _WS + r")"
+    r"(?: && (?P<cokc>:) >(?P<cok>" + _W + r") \|\| (?P<cfailc>:) >(?P<cfail>" + _W + r"); \} "
+    r"(?P<cerrr>2>)(?P<cerr>" + _W + r"))? \| )?"
+    r"\{ (?P<dd1>dd) bs=(?P<bs>[0-9]+) seek=(?P<seek>[0-9]+) if=/dev/null && "
+    r"(?P<dd2>dd) ibs=(?P<ibs>[0-9]+) obs=(?P<obs>[0-9]+)"
+    r"(?: && (?P<wokc>:) >(?P<wok>" + _W + r") \|\| (?P<wfailc>:) >(?P<wfail>" + _W + r"))?"
+    r"; \} (?P<tgtr>1<>)(?P<target>" + _W + r")(?: (?P<werrr>2>)(?P<werr>" + _W + r"))?"
+)
+_RESTORE = re.compile(
+    r"exec:(?P<dd>dd) if=(?P<src>" + _W + r") bs=(?P<bs>[0-9]+) skip=(?P<skip>[0-9]+)"
+    r"(?: \| (?P<comp>" + _WS + r"))?"
+)
+_COMMAND = re.compile(r"exec:(?P<argv>" + _WS + r")")
+_WORD = re.compile(_W)
+_PIECE = re.compile(r"'([^']*)'|\\(')|([^'\\]+)")
+_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
+
+_mk = tuple.__new__
+
+
+def _pos(offset: int) -> Pos:
+    return _mk(Pos, (offset, 1, offset + 1))
+
+
+def _decode(word: str) -> str:
+    if "'" not in word and "\\" not in word:
+        return word
+    return "".join(a or b or c for a, b, c in _PIECE.findall(word))
+
+
+def _words(text: str, start: int, end: int) -> list[tuple[str, int]]:
+    return [(_decode(m.group()), m.start()) for m in _WORD.finditer(text, start, end)]
+
+
+def _options_ok(
+    name: str, rule: ProgramRule, args: list[tuple[str, int]], mode: str | None
+) -> bool:
+    flags: set[str] = set()
+    for value, _off in args:
+        problem, got = rule.check_option(value)
+        if problem is not None:
+            return False
+        flags |= got
+    if mode is None or rule is GENERIC_RULE or name == "cat":
+        return True
+    want = set(mode)
+    return want <= flags and ("d" not in flags or "d" in want)
+
+
+def _program(policy: Policy, words: list[tuple[str, int]], mode: str | None) -> bool:
+    name = words[0][0]
+    rule = policy.programs.get(name)
+    if rule is None:
+        return False
+    if mode == "dc" and name == "cat":
+        return False
+    return _options_ok(name, rule, words[1:], mode)
+
+
+def _num(digits: str) -> int | None:
+    # the pattern matched [0-9]+; the rest of dd_number's rules:
+    if (digits[0] == "0" and len(digits) > 1) or len(digits) > 18:
+        return None
+    return int(digits)
+
+
+def _block(value: int) -> bool:
+    return value != 0 and not value & (value - 1) and value <= 1 << 30
+
+
+def _cmd(
+    words: list[tuple[str, int]], redirects: tuple[RedirectView, ...], stage: int
+) -> CommandView:
+    return CommandView(tuple(w for w, _o in words), redirects, _pos(words[0][1]), (), stage)
+
+
+def fast_check(text: str, policy: Policy) -> Verdict | None:
+    """The verdict for ``text`` if it is literally a canonical accepted shape, else ``None``."""
+    if len(text) > FAST_MAX or not text.startswith("exec:"):
+        return None
+    if " =" in text or "''=" in text or text.startswith("exec:="):
+        return None  # '=' at word start: leave the zsh rules to the full path
+    m = _SAVE.fullmatch(text)
+    if m is not None:
+        return _save(text, m, policy)
+    m = _RESTORE.fullmatch(text)
+    if m is not None:
+        return _restore(text, m, policy)
+    m = _COMMAND.fullmatch(text)
+    if m is not None:
+        return _command(text, m, policy)
+    return None
+
+
+def _status(m: re.Match[str], group: str, leaf: str) -> tuple[str, str] | None:
+    value = _decode(m.group(group))
+    suffix = "/" + leaf
+    if not value.startswith("/") or not value.endswith(suffix):
+        return None
+    return value, value[: -len(suffix)] or "/"
+
+
+def _verdict(
+    text: str, shape: str, commands: list[CommandView], findings: tuple[Finding, ...] = ()
+) -> Verdict:
+    return Verdict(
+        ok=True,
+        text=text,
+        shell=text[5:],
+        layers=(Layer("exec", 5, ""),),
+        shape=shape,
+        direction=None,
+        commands=tuple(commands),
+        findings=findings,
+    )
+
+
+def _save(text: str, m: re.Match[str], policy: Policy) -> Verdict | None:
+    if "save" not in policy.shapes:
+        return None
+    cg, cok, wok, werr, comp, target_raw, bs_s, seek_s, ibs_s, obs_s = m.group(
+        "cg", "cok", "wok", "werr", "comp", "target", "bs", "seek", "ibs", "obs"
+    )
+    status_stage = cg is not None
+    if status_stage != (cok is not None):
+        return None
+    status_writer = wok is not None
+    if status_writer != (werr is not None) or (status_stage and not status_writer):
+        return None
+    bs, seek, ibs, obs = _num(bs_s), _num(seek_s), _num(ibs_s), _num(obs_s)
+    if bs is None or seek is None or ibs is None or obs is None:
+        return None
+    if not (_block(bs) and _block(ibs) and _block(obs)):
+        return None
+    if policy.offset is not None and seek * bs != policy.offset:
+        return None
+    target = _decode(target_raw)
+    if target[0] != "/":
+        return None
+    commands: list[CommandView] = []
+    dirs: set[str] = set()
+    stage = 0
+    if comp is not None:
+        words = _words(text, m.start("comp"), m.end("comp"))
+        if _ASSIGNMENT.match(comp) or not _program(policy, words, "c"):
+            return None
+        if status_stage:
+            paths = [_status(m, g, leaf) for g, leaf in (("cok", "compress.ok"),
+                     ("cfail", "compress.failed"), ("cerr", "compress.err"))]  # fmt: skip
+            if None in paths:
+                return None
+            dirs |= {p[1] for p in paths if p is not None}
+            ok, failed, err = (p[0] for p in paths if p is not None)
+            errs = (RedirectView(2, ">", err, _pos(m.start("cerrr")), True, True),)
+            commands.append(_cmd(words, errs, 0))
+            for g, value in (("cokc", ok), ("cfailc", failed)):
+                own = RedirectView(1, ">", value, _pos(m.start(g) + 2), False, False)
+                commands.append(_cmd([(":", m.start(g))], (*errs, own), 0))
+        else:
+            commands.append(_cmd(words, (), 0))
+        stage = 1
+    group: tuple[RedirectView, ...] = (
+        RedirectView(1, "<>", target, _pos(m.start("tgtr")), True, True),
+    )
+    if status_writer:
+        paths = [_status(m, g, leaf) for g, leaf in (("wok", "write.ok"),
+                 ("wfail", "write.failed"), ("werr", "write.err"))]  # fmt: skip
+        if None in paths:
+            return None
+        dirs |= {p[1] for p in paths if p is not None}
+        ok, failed, err = (p[0] for p in paths if p is not None)
+        group = (*group, RedirectView(2, ">", err, _pos(m.start("werrr")), True, True))
+    if len(dirs) > 1:
+        return None
+    dd1 = m.start("dd1")
+    commands.append(_cmd([("dd", dd1), ("bs=" + bs_s, dd1 + 3), ("seek=" + seek_s,
+                          m.start("seek") - 5), ("if=/dev/null", m.end("seek") + 1)],
+                         group, stage))  # fmt: skip
+    dd2 = m.start("dd2")
+    commands.append(_cmd([("dd", dd2), ("ibs=" + ibs_s, dd2 + 3), ("obs=" + obs_s,
+                          m.start("obs") - 4)], group, stage))  # fmt: skip
+    if status_writer:
+        for g, value in (("wokc", ok), ("wfailc", failed)):
+            own = RedirectView(1, ">", value, _pos(m.start(g) + 2), False, False)
+            commands.append(_cmd([(":", m.start(g))], (*group, own), stage))
+    findings: tuple[Finding, ...] = ()
+    if ibs == obs:
+        info = CODE_INFO[Code.DD_BLOCK_SIZES]
+        findings = (
+            Finding(Code.DD_BLOCK_SIZES, dd_block_sizes_message(obs), _pos(dd2), Severity.WARNING,
+                    info.shells, 2),
+        )  # fmt: skip
+    return _verdict(text, "save", commands, findings)
+
+
+def _restore(text: str, m: re.Match[str], policy: Policy) -> Verdict | None:
+    if "restore" not in policy.shapes:
+        return None
+    bs = _num(m.group("bs"))
+    skip = _num(m.group("skip"))
+    if bs is None or skip is None or not _block(bs):
+        return None
+    if policy.offset is not None and skip * bs != policy.offset:
+        return None
+    source = _decode(m.group("src"))
+    if not source.startswith("/"):
+        return None
+    dd = m.start("dd")
+    commands = [_cmd([("dd", dd), ("if=" + source, dd + 3), (f"bs={bs}", m.start("bs") - 3),
+                      (f"skip={skip}", m.start("skip") - 5)], (), 0)]  # fmt: skip
+    if m.group("comp") is not None:
+        words = _words(text, m.start("comp"), m.end("comp"))
+        if _ASSIGNMENT.match(m.group("comp")) or not _program(policy, words, "dc"):
+            return None
+        commands.append(_cmd(words, (), 1))
+    return _verdict(text, "restore", commands)
+
+
+def _command(text: str, m: re.Match[str], policy: Policy) -> Verdict | None:
+    if "command" not in policy.shapes:
+        return None
+    raw = m.group("argv")
+    if _ASSIGNMENT.match(raw):
+        return None
+    words = _words(text, m.start("argv"), m.end("argv"))
+    name = words[0][0]
+    if name in RESERVED_WORDS or (raw.startswith(name) and name in ("{", "}", "!")):
+        return None
+    if name == "dd" and ("restore" in policy.shapes or "save" in policy.shapes):
+        return None
+    rule = policy.programs.get(name)
+    if rule is not None:
+        if not _options_ok(name, rule, words[1:], None):
+            return None
+    elif (
+        not policy.any_command
+        or name in EVALUATING
+        or name == ":"
+        or ("/" in name and not name.startswith("/"))
+    ):
+        return None
+    return _verdict(text, "command", [_cmd(words, (), 0)])
