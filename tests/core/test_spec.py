@@ -326,3 +326,15 @@ def test_specs_are_frozen() -> None:
     spec = SaveSpec("/vm/g.img")
     with pytest.raises(AttributeError):
         spec.offset = 4096  # type: ignore[misc]
+
+
+def test_a_bare_string_is_not_an_argv() -> None:
+    # CommandSpec("rm -rf /") must not become the argv ("r", "m", " ", "-", ...)
+    with pytest.raises(InputError, match="argv"):
+        CommandSpec("tee /tmp/x")  # type: ignore[arg-type]
+
+
+def test_a_bare_string_is_not_a_custom_compressor_argv() -> None:
+    # Compression.custom("pigz -c") must not become ("p", "i", "g", "z", " ", "-", "c")
+    with pytest.raises(InputError, match="argv"):
+        Compression.custom("pigz -c")  # type: ignore[arg-type]
