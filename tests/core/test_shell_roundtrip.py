@@ -213,6 +213,26 @@ def test_save_with_stage_status_records_ok_for_every_stage(label: str, tmp_path:
     assert data[:OFFSET] == HEADER and gzip.decompress(data[OFFSET:]) == STREAM
 
 
+@pytest.mark.parametrize("label", SHELL_LABELS)
+def test_save_with_stage_status_records_failed_when_the_target_cannot_be_opened(
+    label: str, tmp_path: Path
+) -> None:
+    # docs/design.md: "Each stage ends by creating exactly one of NAME.ok / NAME.failed".
+    # QEMU ignores exit statuses, so these files are the only record; a stage that leaves
+    # neither cannot be told apart from one still running.
+    status = tmp_path / "status"
+    status.mkdir()
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    uri = render_save(SaveSpec(os.fsencode(tmp_path / "missing-dir" / "g.img"), offset=OFFSET,
+                               compression=compression("gzip"), status_dir=os.fsencode(status)))
+    run(label, uri, stdin=STREAM, cwd=cwd)
+    names = {p.name for p in status.iterdir()}
+    assert "compress.ok" in names or "compress.failed" in names
+    assert len(names & {"write.ok", "write.failed"}) == 1, sorted(names)
+    assert "write.failed" in names
+
+
 def test_yash_silently_runs_nothing_for_a_non_utf8_command(tmp_path: Path) -> None:
     # REFERENCE.md s.4: yash replaces a -c string it cannot convert to wide characters with an
     # empty command and exits 0.  In C.UTF-8 bytes that are not UTF-8 cannot be converted either,
