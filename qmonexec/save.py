@@ -154,6 +154,8 @@ class SaveResult:
     header: ImageHeader | None
     uri: str
     vm_status: str
+    #: QEMU wrote through a temporary symlink because the name is not plain ASCII.
+    via_symlink: bool = False
 
     @property
     def file_size(self) -> int:
@@ -172,6 +174,8 @@ class RestoreResult:
     vm_status: str
     header: ImageHeader | None
     uri: str
+    #: QEMU read through a temporary symlink because the name is not plain ASCII.
+    via_symlink: bool = False
 
 
 # --------------------------------------------------------------------------- helpers
@@ -258,6 +262,36 @@ def _pipeline_pids(needle: bytes) -> list[int] | None:
         except OSError:
             continue
     return pids
+
+
+def _plain(path: str | bytes) -> bool:
+    """Whether ``path`` is printable ASCII only (what the default validator policy accepts)."""
+    data = os.fsencode(path)
+    return all(0x20 <= byte < 0x7F for byte in data)
+
+
+def _private_dir(parent: str | bytes) -> str | bytes:
+    """A new directory only we can use, inside ``parent``."""
+    if isinstance(parent, bytes):
+        return tempfile.mkdtemp(prefix=b".qmonexec-", dir=parent)
+    return tempfile.mkdtemp(prefix=".qmonexec-", dir=parent)
+
+
+def _alias(work_dir: str | bytes, path: str | bytes) -> str | bytes:
+    """``path`` itself when its name is plain ASCII, else a symlink to it in ``work_dir``.
+
+    The validator refuses newlines, other control characters and non-ASCII
+    text inside a command (invisible in review; yash in the C locale runs
+    nothing), and QMP cannot carry bytes that are not UTF-8.  A symlink with a
+    plain name in our private directory lets such a file be saved or restored
+    with a command string that stays reviewable.  The directory holding the
+    file must have a plain name itself (the private directory lives there).
+    """
+    if _plain(os.path.basename(path)):
+        return path
+    link = os.path.join(os.fsencode(work_dir), b"image")
+    os.symlink(os.fsencode(path), link)
+    return link if isinstance(path, bytes) else os.fsdecode(link)
 
 
 def _check_target(target: str | bytes, qmp_socket: str | None) -> None:
@@ -365,13 +399,24 @@ def _dd_bytes(err: str) -> int | None:
     return int(counts[-1]) if counts else None
 
 
+_DD_STATISTICS = re.compile(r"^(\d+\+\d+ records (in|out)|\d+ bytes .*copied.*)$")
+
+
+def _error_lines(err: str) -> str:
+    """A stage's stderr without dd's transfer statistics, joined on one line."""
+    lines = [line.strip() for line in err.splitlines()]
+    kept = [line for line in lines if line and not _DD_STATISTICS.match(line)]
+    return "; ".join(kept)
+
+
 def _describe_failure(stage: _StageState, argv: dict[str, tuple[str, ...]],
                       target: str | bytes) -> str:
     program = " ".join(argv.get(stage.name, ()))
     what = f"{stage.name} ({program})" if program else stage.name
     text = f"the {what} stage exited with a non-zero status"
-    if stage.err:
-        text += f": {stage.err}"
+    message = _error_lines(stage.err)
+    if message:
+        text += f": {message}"
     else:
         text += " and left no error text"
     if stage.name == "write":
@@ -518,32 +563,32 @@ def save(
             head = raw_header(header_bytes, block_size)
         offset = len(head)
         return _run_save(client, raw_target, head, header, offset, comp, prof.name, proven,
-                         bandwidth, then, deadline, block_size, policy, progress, started)
+                         bandwidth, then, deadline, block_size, policy, progress, started,
+                         vm_status)
 
 
 def _run_save(client: QMPClient, target: str | bytes, head: bytes, header: ImageHeader | None,
               offset: int, comp: Compression | None, profile_name: str, proven: bool,
               bandwidth: int | None, then: Then, deadline: float | None, block_size: int,
               policy: Policy, progress: Callable[[Progress], None] | None,
-              started: float) -> SaveResult:
+              started: float, status_before: str) -> SaveResult:
     from .build import save_uri
     from .qmp import ConnectionClosed, QMPError
 
     parent = os.path.dirname(target)
-    status_dir: str | bytes | None = None
+    work_dir: str | bytes | None = None
     fd: int | None = None
     previous_bandwidth: Any = None
-    migrating = False
+    migrating = completed = False
     try:
-        if proven:
-            try:
-                status_dir = (tempfile.mkdtemp(prefix=b".qmonexec-status-", dir=parent)
-                              if isinstance(parent, bytes)
-                              else tempfile.mkdtemp(prefix=".qmonexec-status-", dir=parent))
-            except OSError as exc:
-                raise SaveError("target", f"cannot create the status directory in "
-                                f"{_show(parent)}: {exc.strerror}", target=target) from None
-        spec = SaveSpec(target=target, offset=offset, compression=comp,
+        try:
+            work_dir = _private_dir(parent)
+        except OSError as exc:
+            raise SaveError("target", f"cannot create the status directory in "
+                            f"{_show(parent)}: {exc.strerror}", target=target) from None
+        status_dir = work_dir if proven else None
+        written_as = _alias(work_dir, target)
+        spec = SaveSpec(target=written_as, offset=offset, compression=comp,
                         profile=profile(profile_name), block_size=block_size,
                         status_dir=status_dir)
         # Render and validate before the first byte is written, so a refused URI
@@ -576,7 +621,7 @@ def _run_save(client: QMPClient, target: str | bytes, head: bytes, header: Image
         migrating = True
         meter = _Meter("migrate", progress)
         final = _wait_completed(client, stages, argv, target, deadline, meter, fd, offset)
-        migrating = False
+        migrating, completed = False, True
         _wait_stages(stages, argv, target, deadline, meter, fd, offset, final)
 
         size = os.fstat(fd).st_size
@@ -609,11 +654,13 @@ def _run_save(client: QMPClient, target: str | bytes, head: bytes, header: Image
                                 f"{exc.strerror}", target=target) from None
         vm_status = _then(client, then)
         return SaveResult(target, offset, stream_length, seconds, proven, final_header, uri,
-                          vm_status)
+                          vm_status, written_as != target)
     except SaveError as exc:
         exc.header = header if fd is not None else None
-        if migrating:
-            _cancel(client, stages)
+        if migrating and _cancel(client, stages) == "completed":
+            completed = True  # the stage failed just as QEMU finished
+        if completed:
+            exc.args = (f"{exc.args[0]}; {_after_completed(client, status_before)}",)
         raise
     except ConnectionClosed as exc:
         raise SaveError("qemu", f"the connection to QEMU was lost during the save ({exc}); "
@@ -634,12 +681,12 @@ def _run_save(client: QMPClient, target: str | bytes, head: bytes, header: Image
                 client.set_parameters({"max-bandwidth": previous_bandwidth})
         if fd is not None:
             os.close(fd)
-        if status_dir is not None:
-            shutil.rmtree(status_dir, ignore_errors=True)
-            if os.path.exists(status_dir):
+        if work_dir is not None:
+            shutil.rmtree(work_dir, ignore_errors=True)
+            if os.path.exists(work_dir):
                 # A stage still creating its file raced the removal; try once more.
                 time.sleep(0.2)
-                shutil.rmtree(status_dir, ignore_errors=True)
+                shutil.rmtree(work_dir, ignore_errors=True)
 
 
 def _remaining(deadline: float | None) -> float | None:
@@ -743,21 +790,41 @@ def _wait_stages(stages: _Stages | None, argv: dict[str, tuple[str, ...]], targe
         time.sleep(_POLL)
 
 
-def _cancel(client: QMPClient, stages: _Stages | None) -> None:
-    """Cancel the migration and give the pipeline a moment to exit; never raises."""
+def _cancel(client: QMPClient, stages: _Stages | None) -> str:
+    """Cancel the migration, give the pipeline a moment to exit; return the final status.
+
+    Never raises; the status is ``"unknown"`` when QEMU cannot be asked.
+    """
     from .qmp import QMPError
 
+    status = "unknown"
     with contextlib.suppress(QMPError, OSError):
         client.cancel_migration()
         end = time.monotonic() + _SETTLE_WAIT
         while time.monotonic() < end:
-            if client.query_migrate().status not in ("cancelling", "active", "setup"):
+            status = client.query_migrate().status
+            if status not in ("cancelling", "active", "setup"):
                 break
             time.sleep(_POLL)
     if stages is not None:
         end = time.monotonic() + _SETTLE_WAIT
         while time.monotonic() < end and stages.alive():
             time.sleep(_POLL)
+    return status
+
+
+def _after_completed(client: QMPClient, status_before: str) -> str:
+    """The save failed after QEMU said ``completed``: put a running VM back to work."""
+    from .qmp import QMPError
+
+    if status_before == "running":
+        try:
+            client.execute("cont")
+        except QMPError as exc:
+            return f"the VM was running before the save but could not be resumed: {exc}"
+        return "the VM was running before the save and has been resumed"
+    return ("the VM stays paused in postmigrate; QEMU will not migrate it again until it is "
+            "resumed with 'cont'")
 
 
 def _then(client: QMPClient, then: str) -> str:
@@ -823,7 +890,6 @@ def restore(
     :class:`RestoreError` when the load fails.
     """
     from .build import policy_for, restore_uri
-    from .qmp import ConnectionClosed, MigrationError, QMPError
 
     started = time.monotonic()
     if then not in ("pause", "resume"):
@@ -862,54 +928,76 @@ def restore(
     if comp is not None:
         find_program(comp.decompress[0], "decompressor")
     find_program("dd", "program")
-    spec = RestoreSpec(source=raw_source, offset=offset, compression=comp, block_size=block_size)
     if policy is None:
         policy = policy_for(comp)
-    uri = restore_uri(spec, policy)
-
-    with _client(qmp, qmp_timeout) as client:
-        status = _vm_status(client)
-        if status == "postmigrate":
-            raise VMStateError("this VM was already migrated away (status postmigrate); restore "
-                               "into a new QEMU started with -incoming defer", status=status)
-        if status != "inmigrate":
-            raise VMStateError(
-                f"QEMU was not started with -incoming defer (status {status}); start the "
-                "destination with the same machine options as the source plus -incoming defer",
-                status=status)
-        if client.query_migrate().status not in ("none",):
-            raise VMStateError("an incoming migration was already started in this QEMU; start "
-                               "a new one with -incoming defer", status=status)
-        client.migrate_incoming(uri, policy=policy)
-        meter = _Meter("restore", progress)
+    work_dir: str | bytes | None = None
+    try:
+        read_as: str | bytes = raw_source
+        if not _plain(os.path.basename(raw_source)):
+            try:
+                work_dir = _private_dir(os.path.dirname(raw_source))
+            except OSError:
+                # Restoring needs no write access next to the image: use the temp dir.
+                work_dir = tempfile.mkdtemp(prefix="qmonexec-")
+            read_as = _alias(work_dir, raw_source)
+        spec = RestoreSpec(source=read_as, offset=offset, compression=comp,
+                           block_size=block_size)
+        uri = restore_uri(spec, policy)
         deadline = None if timeout is None else started + timeout
-        try:
-            while True:
-                mig = client.query_migrate()
-                meter.report(mig.status, _read_position(os.fsencode(raw_source)), size)
-                if mig.status == "completed":
-                    break
-                if mig.status in ("failed", "cancelled"):
-                    desc = f": {mig.error_desc}" if mig.error_desc else ""
-                    raise RestoreError("qemu", f"QEMU reports the incoming migration "
-                                       f"{mig.status}{desc}")
-                left = _remaining(deadline)
-                if left is not None and left <= 0:
-                    raise RestoreError("qemu", f"timed out: QEMU was still loading (status "
-                                       f"{mig.status})")
-                time.sleep(_POLL)
-        except ConnectionClosed:
-            raise RestoreError(
-                "qemu", "the destination QEMU exited while loading the image (it does so when "
-                "the stream is truncated or corrupt, or the machine options differ from the "
-                "source's); see QEMU's stderr") from None
-        except (MigrationError, QMPError) as exc:
-            raise RestoreError("qemu", str(exc)) from None
-        vm_status = _vm_status(client)
-        if then == "resume":
-            client.execute("cont")
-        elif vm_status == "running":
-            client.execute("stop")
-        vm_status = _vm_status(client)
+        with _client(qmp, qmp_timeout) as client:
+            vm_status = _run_restore(client, uri, policy, os.fsencode(read_as), size, then,
+                                     deadline, progress)
+    finally:
+        if work_dir is not None:
+            shutil.rmtree(work_dir, ignore_errors=True)
     return RestoreResult(raw_source, offset, comp.name if comp else "raw",
-                         time.monotonic() - started, vm_status, header, uri)
+                         time.monotonic() - started, vm_status, header, uri, read_as != raw_source)
+
+
+def _run_restore(client: QMPClient, uri: str, policy: Policy, read_as: bytes, size: int,
+                 then: str, deadline: float | None,
+                 progress: Callable[[Progress], None] | None) -> str:
+    from .qmp import ConnectionClosed, MigrationError, QMPError
+
+    status = _vm_status(client)
+    if status == "postmigrate":
+        raise VMStateError("this VM was already migrated away (status postmigrate); restore "
+                           "into a new QEMU started with -incoming defer", status=status)
+    if status != "inmigrate":
+        raise VMStateError(
+            f"QEMU was not started with -incoming defer (status {status}); start the "
+            "destination with the same machine options as the source plus -incoming defer",
+            status=status)
+    if client.query_migrate().status not in ("none",):
+        raise VMStateError("an incoming migration was already started in this QEMU; start "
+                           "a new one with -incoming defer", status=status)
+    client.migrate_incoming(uri, policy=policy)
+    meter = _Meter("restore", progress)
+    try:
+        while True:
+            mig = client.query_migrate()
+            meter.report(mig.status, _read_position(read_as), size)
+            if mig.status == "completed":
+                break
+            if mig.status in ("failed", "cancelled"):
+                desc = f": {mig.error_desc}" if mig.error_desc else ""
+                raise RestoreError("qemu", f"QEMU reports the incoming migration "
+                                   f"{mig.status}{desc}")
+            left = _remaining(deadline)
+            if left is not None and left <= 0:
+                raise RestoreError("qemu", f"timed out: QEMU was still loading (status "
+                                   f"{mig.status})")
+            time.sleep(_POLL)
+    except ConnectionClosed:
+        raise RestoreError(
+            "qemu", "the destination QEMU exited while loading the image (it does so when "
+            "the stream is truncated or corrupt, or the machine options differ from the "
+            "source's); see QEMU's stderr") from None
+    except (MigrationError, QMPError) as exc:
+        raise RestoreError("qemu", str(exc)) from None
+    vm_status = _vm_status(client)
+    if then == "resume":
+        client.execute("cont")
+    elif vm_status == "running":
+        client.execute("stop")
+    return _vm_status(client)
