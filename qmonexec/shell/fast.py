@@ -182,7 +182,7 @@ def _save(text: str, m: re.Match[str], policy: Policy) -> Verdict | None:
     if policy.offset is not None and seek * bs != policy.offset:
         return None
     target = _decode(target_raw)
-    if target[0] != "/":
+    if not target.startswith("/"):
         return None
     commands: list[CommandView] = []
     dirs: set[str] = set()

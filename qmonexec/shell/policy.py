@@ -941,7 +941,9 @@ def dd_block_sizes_message(obs: int | str) -> str:
 
 
 def _option_code(value: str) -> Code:
-    return Code.OPTION_NOT_ALLOWED if value.startswith("-") else Code.UNEXPECTED_ARGUMENT
+    if value.startswith("-") and value != "-":
+        return Code.OPTION_NOT_ALLOWED
+    return Code.UNEXPECTED_ARGUMENT
 
 
 def dd_number(text: str) -> int | None:
