@@ -14,7 +14,8 @@ Connect to QEMU's QMP socket, negotiate, run COMMAND once and print its return
 value as JSON (a one-shot qmp-shell).  Arguments are one JSON object, or
 key=value pairs whose value is read as JSON when it is valid JSON (numbers,
 true/false, null, objects, lists, quoted strings) and as a plain string
-otherwise.  exec: URIs must pass the validator, as with the library.
+otherwise.  exec: URIs must pass the validator's default policy, as with the
+library; --allow-program widens it by one program name at a time.
 
 exit status: 0 success; 1 QEMU answered with an error (class and description
 on stderr) or the exec: URI is unsafe; 2 bad input; 3 connection or protocol
@@ -52,8 +53,14 @@ def register(subparsers: Any) -> None:
         metavar="SECONDS",
         help="limit for connecting and for the reply (default: 30)",
     )
+    parser.add_argument("--compact", action="store_true", help="print the reply on one line")
     parser.add_argument(
-        "--compact", action="store_true", help="print the reply on one line"
+        "--allow-program",
+        action="append",
+        default=[],
+        metavar="PROGRAM",
+        help="validate exec: URIs with the default policy plus this bare program name "
+        "(as a compressor stage or the single command); repeatable",
     )
     parser.add_argument("name", metavar="COMMAND", help="QMP command, e.g. query-status")
     parser.add_argument(
@@ -99,7 +106,12 @@ def run(args: argparse.Namespace) -> int:
 
     arguments = parse_arguments(args.arguments)
     timeout = args.timeout  # QMPClient refuses a non-positive or infinite value (InputError)
-    with QMPClient(args.qmp, timeout=timeout, connect_timeout=timeout) as client:
+    policy = None
+    if args.allow_program:
+        from ..shell import Policy
+
+        policy = Policy.default().allowing_commands(*args.allow_program)
+    with QMPClient(args.qmp, timeout=timeout, connect_timeout=timeout, policy=policy) as client:
         result = client.execute(args.name, arguments)
     if args.compact:
         text = json.dumps(result, ensure_ascii=False, separators=(",", ":"))
