@@ -54,7 +54,7 @@ def _migration_script(statuses: list[dict[str, Any]]) -> Callable[[Peer], None]:
 
 
 def test_wait_migration_reports_progress_until_completed(fake: Fake) -> None:
-    statuses = [
+    statuses: list[dict[str, Any]] = [
         {},
         {"status": "setup"},
         {"status": "active", "ram": {"total": 10, "transferred": 5, "remaining": 5, "mbps": 1.0}},

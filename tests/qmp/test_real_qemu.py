@@ -154,3 +154,21 @@ def test_stop_kills_the_vm_and_its_exec_children(tmp_path: Path) -> None:
             f"QEMU's children survived: {live_group_members(vm.pid)}"
         )
         time.sleep(0.02)
+
+
+def test_idless_parse_errors_from_real_qemu_are_drained(
+    qemu: QemuVM, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Garbage on the wire makes QEMU send several id-less errors (REFERENCE.md 2)."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.connect(str(qemu.qmp_path))
+    with QMPClient(sock, timeout=10) as qmp:
+        sock.sendall(b"}}]] garbage\xff\n")  # bypasses the client, as a broken peer would
+        # The errors come before our reply; the reply follows within the drain window.
+        with caplog.at_level("WARNING", logger="qmonexec.qmp.client"):
+            assert qmp.execute("query-status")["status"] == "prelaunch"
+        assert "id-less error" in caplog.text
+        sock.sendall(b"}}]] garbage\xff\n")
+        time.sleep(0.3)
+        qmp.events(timeout=0.2)  # unsolicited id-less errors outside a command are dropped
+        assert qmp.execute("query-name") == {}
