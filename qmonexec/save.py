@@ -724,6 +724,15 @@ def _wait_completed(client: QMPClient, stages: _Stages | None, argv: dict[str, t
                 raise SaveError(culprit.name, _describe_failure(culprit, argv, target),
                                 detail=culprit.err, target=target)
             desc = f": {status.error_desc}" if status.error_desc else ""
+            silent = [s.name for s in stages.read() if s.state == "running"] if stages else []
+            if silent and status.status == "failed":
+                # A stage whose redirections failed (target or status file not
+                # openable) never runs, so it records nothing; QEMU then hits a
+                # broken pipe.  Name the most downstream silent stage.
+                raise SaveError(silent[-1], f"the {silent[-1]} stage never recorded an exit "
+                                "status: its redirections failed (could QEMU not open the "
+                                "target or the status directory?) or it was killed; QEMU "
+                                f"reports the migration failed{desc}", target=target)
             raise SaveError("qemu", f"QEMU reports the migration {status.status}{desc}",
                             target=target)
         if left is not None and left <= 0:
