@@ -37,7 +37,7 @@ def validate(uri: str, policy: Policy) -> Verdict:
 
     verdict = check(uri, policy)
     if not verdict.ok:
-        reasons = "; ".join(f"{f.code}: {f.message}" for f in verdict.findings)
+        reasons = "; ".join(f"{f.code.value}: {f.message}" for f in verdict.findings)
         raise UnsafeCommandError(f"rendered URI failed validation: {reasons}", verdict=verdict)
     return verdict
 

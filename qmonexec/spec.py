@@ -23,6 +23,7 @@ __all__ = [
 
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 from .errors import InputError
 from .quoting import Value, to_bytes
@@ -35,6 +36,17 @@ TRANSFER_SIZE_RANGE = (8 << 10, 64 << 20)
 PIPE_READ_SIZE = 64 << 10
 
 
+def _argv(value: Any, what: str, example: str) -> tuple[Any, ...]:
+    """``value`` as a tuple of words; a lone string is refused, never split."""
+    if isinstance(value, (str, bytes, os.PathLike)):
+        raise InputError(
+            f"{what} {value!r} must be an argv list such as {example}, not one string: "
+            "qmonexec never splits or parses shell text",
+            value=value,
+        )
+    return tuple(value)
+
+
 @dataclass(frozen=True)
 class Compression:
     """A stream filter: ``compress`` writes the compressed stream, ``decompress`` reverses it."""
@@ -45,6 +57,7 @@ class Compression:
 
     def __post_init__(self) -> None:
         for label, argv in (("compress", self.compress), ("decompress", self.decompress)):
+            _argv(argv, f"{label} command", "('gzip', '-c')")
             if not argv:
                 raise InputError(f"{label} command of {self.name!r} is empty; give a program name")
             for word in argv:
@@ -56,10 +69,11 @@ class Compression:
     def custom(cls, compress: tuple[str, ...] | list[str],
                decompress: tuple[str, ...] | list[str] | None = None) -> Compression:
         """A compressor given as argv; ``decompress`` defaults to the same program with ``-dc``."""
-        compress = tuple(compress)
+        compress = _argv(compress, "custom compressor", "['pigz', '-c']")
         if not compress:
             raise InputError("custom compressor command is empty; give a program and its options")
-        dec = tuple(decompress) if decompress is not None else (compress[0], "-dc")
+        dec = (_argv(decompress, "custom decompressor", "['pigz', '-dc']")
+               if decompress is not None else (compress[0], "-dc"))
         return cls(name=os.path.basename(compress[0]) or compress[0], compress=compress,
                    decompress=dec)
 
@@ -267,7 +281,8 @@ class CommandSpec:
     argv: tuple[str | bytes, ...]
 
     def __post_init__(self) -> None:
-        argv = tuple(os.fspath(a) if isinstance(a, os.PathLike) else a for a in self.argv)
+        argv = tuple(os.fspath(a) if isinstance(a, os.PathLike) else a
+                     for a in _argv(self.argv, "command", "['tee', '/tmp/f']"))
         if not argv:
             raise InputError("command is empty; give the program and its arguments after --")
         for i, word in enumerate(argv):

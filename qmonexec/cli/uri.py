@@ -129,13 +129,13 @@ def register(subparsers: Any) -> None:
 def _emit(args: argparse.Namespace, uri: str, incoming: bool) -> int:
     from .. import monitor
 
+    if args.domain is not None and args.format != "virsh":
+        raise InputError("--domain is only used with --format virsh; drop it or add --format virsh")
     if args.format == "uri":
         sys.stdout.flush()
         sys.stdout.buffer.write(uri.encode("utf-8", "surrogateescape") + b"\n")
         sys.stdout.buffer.flush()
         return 0
-    if args.domain is not None and args.format != "virsh":
-        raise InputError("--domain is only used with --format virsh; drop it or add --format virsh")
     if args.format == "hmp":
         line = monitor.hmp_migrate_incoming(uri) if incoming else monitor.hmp_migrate(uri)
     else:
