@@ -69,6 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         status: int = args.handler(args)
         return status
+    except SystemExit as exc:  # --help and --version end through argparse's exit()
+        return exc.code if isinstance(exc.code, int) else 0
     except UsageError as exc:
         print(f"{exc}", file=sys.stderr)
         return exc.exit_code
