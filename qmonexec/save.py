@@ -73,6 +73,8 @@ Then = Literal["pause", "resume", "quit"]
 _POLL = 0.1
 #: After QEMU reports failure, how long to wait for the stages to say why.
 _EXPLAIN_WAIT = 5.0
+#: Longest wait for one query-migrate answer when the caller set no time limit.
+_QUIET_QEMU = 24 * 3600.0
 #: After a cancel, how long to wait for the pipeline to go away before cleaning up.
 _SETTLE_WAIT = 5.0
 
@@ -121,8 +123,9 @@ class Progress:
     ``phase``: ``"migrate"`` (QEMU is sending), ``"flush"`` (QEMU is done, the
     pipeline is still writing), ``"restore"``.  ``done``/``total``: bytes of
     guest RAM processed / in all (for a restore: bytes of the image read / its
-    size), ``sent``: bytes QEMU put into the stream, ``rate``: bytes of
-    ``done`` per second, ``eta``: seconds left; each ``None`` when unknown.
+    size), ``sent``: bytes QEMU put into the stream, ``rate``: stream bytes per
+    second lately (restore: image bytes read per second), ``eta``: seconds
+    left, estimated; each ``None`` when unknown.
     ``on_disk``: bytes of stream in the file so far (save only).
     """
 
@@ -430,13 +433,20 @@ def _describe_failure(stage: _StageState, argv: dict[str, tuple[str, ...]],
 # --------------------------------------------------------------------------- progress
 
 class _Meter:
-    """Turns successive migration statuses into :class:`Progress` with a rate and an ETA."""
+    """Turns successive statuses into :class:`Progress` with a rate and an ETA.
+
+    The rate is what QEMU puts into the stream per second over the last few
+    seconds (what ``max-bandwidth`` limits).  The ETA divides the RAM still
+    to go by the average pace since the start: zero pages cost QEMU almost
+    nothing, so a short window over a stretch of real data would predict
+    far too long a wait for a mostly empty guest.
+    """
 
     def __init__(self, phase: str, callback: Callable[[Progress], None] | None) -> None:
         self.phase = phase
         self.callback = callback
         self.start = time.monotonic()
-        self.samples: list[tuple[float, int]] = []
+        self.window: list[tuple[float, int]] = []
 
     def report(self, status: str, done: int | None, total: int | None, *,
                sent: int | None = None, on_disk: int | None = None,
@@ -445,16 +455,16 @@ class _Meter:
             return
         now = time.monotonic()
         rate = eta = None
-        if done is not None:
-            self.samples.append((now, done))
-            # Rate over the last ~3 s: reacts to changes, smooths the jitter of polling.
-            while len(self.samples) > 2 and now - self.samples[0][0] > 3.0:
-                self.samples.pop(0)
-            t0, d0 = self.samples[0]
-            if now - t0 > 0.05 and done >= d0:
-                rate = (done - d0) / (now - t0)
-                if total is not None and rate > 0:
-                    eta = max(0.0, (total - done) / rate)
+        flow = sent if sent is not None else done
+        if flow is not None:
+            self.window.append((now, flow))
+            while len(self.window) > 2 and now - self.window[0][0] > 3.0:
+                self.window.pop(0)
+            t0, f0 = self.window[0]
+            if now - t0 > 0.05 and flow >= f0:
+                rate = (flow - f0) / (now - t0)
+        if done is not None and total is not None and now - self.start > 0.05 and done > 0:
+            eta = max(0.0, (total - done) * (now - self.start) / done)
         self.callback(Progress(phase or self.phase, status, now - self.start, done, total,
                                sent, rate, eta, on_disk))
 
@@ -704,10 +714,19 @@ def _wait_completed(client: QMPClient, stages: _Stages | None, argv: dict[str, t
                     target: str | bytes, deadline: float | None, meter: _Meter, fd: int,
                     offset: int) -> MigrationStatus:
     """Poll QEMU until ``completed``; fail early when a stage has already failed."""
+    from .qmp import Timeout
+
     while True:
         left = _remaining(deadline)
-        status = client.query_migrate(timeout=min(client.timeout, left) if left and left > 0
-                                      else None)
+        # QEMU 7.2 answers nothing while the exec: shell finishes after the
+        # last byte (it waits for the child), which can take long for a slow
+        # compressor or disk: wait as long as the caller allows.
+        wait = _QUIET_QEMU if left is None else max(left, client.timeout if left <= 0 else 0.1)
+        try:
+            status = client.query_migrate(timeout=wait)
+        except Timeout:
+            raise SaveError("qemu", f"timed out: QEMU did not answer query-migrate within "
+                            f"{wait:g} s", target=target) from None
         done = (status.total - status.remaining
                 if status.total is not None and status.remaining is not None else None)
         meter.report(status.status, done, status.total, sent=status.transferred,

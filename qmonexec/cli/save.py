@@ -171,7 +171,7 @@ def progress_line(report: Progress) -> str:
         return (f"saved {_bytes(report.total)} of RAM; waiting for the pipeline to finish "
                 f"writing ({_bytes(report.on_disk)} on disk)  {_duration(report.elapsed)}")
     verb = "saving" if report.phase == "migrate" else "restoring"
-    parts = [f"{verb} [{report.status}]"]
+    parts = [f"{verb} [{'starting' if report.status == 'none' else report.status}]"]
     if report.done is not None and report.total:
         percent = 100.0 * report.done / report.total
         parts.append(f"{_bytes(report.done)} / {_bytes(report.total)} ({percent:3.0f}%)")
@@ -194,12 +194,14 @@ class ProgressDisplay:
         self.stream = stream
         self.shown = False
         self.last = 0.0
+        self.state: tuple[str, str] = ("", "")
 
     def __call__(self, report: Progress) -> None:
         now = time.monotonic()
-        if now - self.last < 0.2 and self.shown:
+        state = (report.phase, report.status)
+        if now - self.last < 0.2 and self.shown and state == self.state:
             return
-        self.last = now
+        self.last, self.state = now, state
         width = 0
         try:
             width = os.get_terminal_size(self.stream.fileno()).columns
