@@ -32,6 +32,7 @@ import os
 import platform
 import random
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -199,6 +200,7 @@ class RunResult:
     size: int
     wall: float
     fed: float
+    cpu: float
     fsync: float
     verified: bool
     traced: bool = False
@@ -334,6 +336,7 @@ def run_once(
         ]  # fmt: skip
     err_path = workdir / "stderr.txt"
     with open(err_path, "wb") as err:
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         proc = subprocess.Popen(
             argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err,
@@ -349,6 +352,8 @@ def run_once(
         fed = time.perf_counter()
         status = proc.wait()
         done = time.perf_counter()
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - usage.ru_utime) + (after.ru_stime - usage.ru_stime)
     if status != 0:
         raise RunError(
             f"form {form.key} ({impl.name}): exit status {status}; stderr: {err_path.read_text()!r}"
@@ -365,7 +370,7 @@ def run_once(
     _sync_dir(workdir)
     result = RunResult(
         form=form.key, impl=impl.name, round=round_no, size=stream.size,
-        wall=done - start, fed=fed - start, fsync=sync_time, verified=True,
+        wall=done - start, fed=fed - start, cpu=cpu, fsync=sync_time, verified=True,
     )  # fmt: skip
     if trace_dir is not None:
         stages = [s for p in sorted(trace_dir.iterdir()) if (s := parse_trace(p)) is not None]
@@ -434,6 +439,7 @@ class Summary:
     minimum: float
     maximum: float
     median_fed: float
+    median_cpu: float
     median_fsync: float
     ratio_floor: float | None
     ratio_libvirt: float | None
@@ -500,6 +506,7 @@ def summarize(
                     minimum=min(r.wall for r in runs),
                     maximum=max(r.wall for r in runs),
                     median_fed=statistics.median(r.fed for r in runs),
+                    median_cpu=statistics.median(r.cpu for r in runs),
                     median_fsync=statistics.median(r.fsync for r in runs),
                     ratio_floor=ratio_floor,
                     ratio_libvirt=ratio_libvirt,
@@ -523,7 +530,8 @@ def format_table(rows: Sequence[Summary]) -> str:
     """A plain-text table of the summary, one block per dd implementation."""
     lines = []
     header = (
-        f"{'form':<4} {'role':<24} {'median s':>8} {'min':>6} {'max':>6} {'x d':>6} {'x b':>6}"
+        f"{'form':<4} {'role':<24} {'median s':>8} {'min':>6} {'max':>6} {'cpu s':>6}"
+        f" {'x d':>6} {'x b':>6}"
         f" {'pair d':>6} {'pair b':>6} {'reads':>7} {'writes':>7} {'limit':>6} target"
     )
     for impl in dict.fromkeys(r.impl for r in rows):
@@ -533,10 +541,36 @@ def format_table(rows: Sequence[Summary]) -> str:
             target = {None: "n/a", True: "MET", False: "missed"}[r.meets_targets]
             lines.append(
                 f"{r.form:<4} {r.role:<24} {r.median:8.3f} {r.minimum:6.3f} {r.maximum:6.3f}"
+                f" {r.median_cpu:6.3f}"
                 f" {_fmt(r.ratio_floor, '6.3f')} {_fmt(r.ratio_libvirt, '6.3f')}"
                 f" {_fmt(r.paired_ratio_floor, '6.3f')} {_fmt(r.paired_ratio_libvirt, '6.3f')}"
                 f" {_fmt(r.reads, '7d')} {_fmt(r.writes, '7d')} {_fmt(r.write_limit, '6d')}"
                 f" {target}"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def format_markdown(rows: Sequence[Summary]) -> str:
+    """The summary as Markdown tables (one per dd implementation), for docs/performance.md."""
+    lines = []
+    for impl in dict.fromkeys(r.impl for r in rows):
+        lines += [
+            f"**dd = {impl}**",
+            "",
+            "| form | command | median s | min-max s | CPU s | x d | x b | paired x d | paired x b"
+            " | dd-stage read() | write() | limit | targets |",
+            "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|",
+        ]
+        for r in (r for r in rows if r.impl == impl):
+            target = {None: "n/a", True: "met", False: "missed"}[r.meets_targets]
+            lines.append(
+                f"| {r.form} ({r.role}) | `{r.command}` | {r.median:.3f}"
+                f" | {r.minimum:.3f}-{r.maximum:.3f} | {r.median_cpu:.3f}"
+                f" | {_fmt(r.ratio_floor, '.3f')} | {_fmt(r.ratio_libvirt, '.3f')}"
+                f" | {_fmt(r.paired_ratio_floor, '.3f')} | {_fmt(r.paired_ratio_libvirt, '.3f')}"
+                f" | {_fmt(r.reads, 'd')} | {_fmt(r.writes, 'd')} | {_fmt(r.write_limit, 'd')}"
+                f" | {target} |"
             )
         lines.append("")
     return "\n".join(lines)
@@ -556,7 +590,7 @@ def write_plot(rows: Sequence[Summary], path: Path, title: str) -> str:
     index = {(r.form, r.impl): r for r in rows}
     plt.rcParams["svg.fonttype"] = "none"
     plt.rcParams["svg.hashsalt"] = "qmonexec"
-    fig, (ax_time, ax_writes) = plt.subplots(2, 1, figsize=(9, 7.5), sharex=True)
+    fig, (ax_time, ax_cpu, ax_writes) = plt.subplots(3, 1, figsize=(9, 10), sharex=True)
     width = 0.8 / max(len(impls), 1)
     for n, impl in enumerate(impls):
         xs = [i + (n - (len(impls) - 1) / 2) * width for i in range(len(forms))]
@@ -565,6 +599,7 @@ def write_plot(rows: Sequence[Summary], path: Path, title: str) -> str:
         low = [r.median - r.minimum if r else 0.0 for r in got]
         high = [r.maximum - r.median if r else 0.0 for r in got]
         ax_time.bar(xs, medians, width, yerr=[low, high], capsize=3, label=f"{impl} dd")
+        ax_cpu.bar(xs, [r.median_cpu if r else 0.0 for r in got], width, label=f"{impl} dd")
         writes = [r.writes if r and r.writes else 0 for r in got]
         bars = ax_writes.bar(xs, writes, width, label=f"{impl} dd")
         ax_writes.bar_label(bars, labels=[str(w) if w else "" for w in writes], fontsize=7)
@@ -576,6 +611,8 @@ def write_plot(rows: Sequence[Summary], path: Path, title: str) -> str:
     ax_time.set_ylabel("median wall time, s (bars: min..max)")
     ax_time.set_title(title)
     ax_time.legend(fontsize=8, ncol=2)
+    ax_cpu.set_ylabel("median CPU s (user+sys),\nshell and its children")
+    ax_cpu.legend(fontsize=8)
     ax_writes.set_yscale("log")
     ax_writes.set_ylabel("data-stage write() calls")
     ax_writes.set_xticks(range(len(forms)))
@@ -677,6 +714,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_RESULTS, help="JSON results dir")
     parser.add_argument("--plot", default=str(DEFAULT_PLOT), help="plot path ('' for none)")
     parser.add_argument("--no-trace", action="store_true", help="skip the strace pass")
+    parser.add_argument("--markdown", action="store_true", help="also print Markdown tables")
     parser.add_argument("--seed", type=int, default=6, help="seed of the stream bytes")
     args = parser.parse_args(argv)
 
@@ -721,6 +759,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     machine["loadavg_end"] = os.getloadavg()
     print()
     print(format_table(rows))
+    if args.markdown:
+        print(format_markdown(rows))
     args.out.mkdir(parents=True, exist_ok=True)
     out = args.out / f"pipeline-{started}.json"
     payload = {
@@ -729,7 +769,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "size": args.size,
         "chunk": CHUNK,
         "rounds": args.rounds,
-        "timing": "wall time from spawning /bin/sh -c FORM until it exits; fsync not timed",
+        "timing": "wall time from spawning /bin/sh -c FORM until it exits; fsync not timed;"
+        " cpu = user+sys of the shell and its children",
         "stream_sha256": stream.sha256,
         "machine": machine,
         "forms": [asdict(f) | {"rendered": f.render("F")} for f in forms],
