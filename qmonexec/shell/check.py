@@ -103,8 +103,11 @@ def _analyse(
             Code.TOO_LONG,
             0,
             f"the shell string is longer than {MAX_SHELL_BYTES} bytes, the most Linux passes "
-            "as one execve argument: QEMU could not even start the shell; shorten it",
+            "as one execve argument: QEMU could not even start the shell; shorten it "
+            f"(only the first {MAX_SHELL_BYTES} characters were analysed)",
         )
+        # it can never run, so bound the work: analyse the part a reviewer would read
+        shell = shell[:MAX_SHELL_BYTES]
     scan_characters(shell, rep)
     tokens = lex(shell, rep)
     infos: dict[int, WordInfo] = {}

@@ -103,6 +103,7 @@ class Code(str, enum.Enum):
     EMPTY_COMMAND = "empty-command"
     RESERVED_WORD = "reserved-word"
     TOO_DEEP = "too-deep"
+    TOO_MANY_COMMANDS = "too-many-commands"
     # policy
     COMMAND_SEPARATOR = "command-separator"
     BACKGROUND = "background"
@@ -200,6 +201,7 @@ CODE_INFO: dict[Code, CodeInfo] = {
     Code.EMPTY_COMMAND: CodeInfo(_E, _ALL, "there is no command"),
     Code.RESERVED_WORD: CodeInfo(_E, _ALL, "a reserved word in command position"),
     Code.TOO_DEEP: CodeInfo(_E, _ALL, "groups nested too deeply"),
+    Code.TOO_MANY_COMMANDS: CodeInfo(_E, _NONE, "more commands than any shape has"),
     Code.COMMAND_SEPARATOR: CodeInfo(_E, _ALL, "a ; or newline starts another command"),
     Code.BACKGROUND: CodeInfo(_E, _ALL, "& runs a command in the background"),
     Code.NEGATION: CodeInfo(_E, _ALL, "! inverts a pipeline's status"),
@@ -289,6 +291,10 @@ class Reporter:
             self.dropped += 1
             return
         self.items.append((code, offset, max(length, 1), message, severity, shells))
+
+    def full(self) -> bool:
+        """Whether the finding limit is reached (analysis may stop: the verdict is a no)."""
+        return len(self.items) >= MAX_FINDINGS
 
     def codes(self) -> set[Code]:
         """The codes recorded so far."""

@@ -21,6 +21,7 @@ from __future__ import annotations
 __all__ = ["FORMS", "Layer", "OffsetMap", "Peeled", "peel"]
 
 import re
+from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from json import JSONDecodeError
@@ -53,29 +54,43 @@ _BAD_QMP = re.compile(_bad_qmp_class())
 class OffsetMap:
     """Maps offsets in a peeled string to offsets in the original text.
 
-    Either a plain shift (``base + offset``) or, where escapes changed
-    lengths, a table with one source offset per character (plus the end).
+    A plain shift (``base + offset``), or, where escapes changed lengths,
+    segments: ``starts[k]`` is the first peeled offset of segment ``k`` and
+    ``sources[k]`` its offset in the outer text (an escape is a segment of its
+    own).  ``outer`` maps further out (an HMP line inside a QMP string);
+    ``shift`` is added first (the map of a substring).  Lookups cost
+    O(log segments); building costs O(escapes).
     """
 
-    __slots__ = ("base", "table")
+    __slots__ = ("base", "outer", "shift", "sources", "starts")
 
-    def __init__(self, base: int = 0, table: list[int] | None = None) -> None:
+    def __init__(
+        self,
+        base: int = 0,
+        starts: list[int] | None = None,
+        sources: list[int] | None = None,
+        outer: OffsetMap | None = None,
+        shift: int = 0,
+    ) -> None:
         self.base = base
-        self.table = table
+        self.starts = starts
+        self.sources = sources
+        self.outer = outer
+        self.shift = shift
 
     def __call__(self, offset: int) -> int:
-        table = self.table
-        if table is None:
-            return self.base + offset
-        if offset < len(table):
-            return table[offset]
-        return table[-1] + (offset - len(table) + 1)
+        offset += self.shift
+        starts = self.starts
+        if starts is None or self.sources is None:
+            result = self.base + offset
+        else:
+            k = bisect_right(starts, offset) - 1
+            result = self.sources[k] + offset - starts[k]
+        return result if self.outer is None else self.outer(result)
 
     def shifted(self, k: int) -> OffsetMap:
         """The map for the substring starting at offset ``k`` of the mapped string."""
-        if self.table is None:
-            return OffsetMap(self.base + k)
-        return OffsetMap(0, self.table[k:] or [self(k)])
+        return OffsetMap(self.base, self.starts, self.sources, self.outer, self.shift + k)
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,33 +244,34 @@ class _Json:
 
 
 def _json_map(text: str, s: _JStr) -> OffsetMap:
-    raw = text[s.start + 1 : s.end - 1]
     src = s.start + 1
-    if "\\" not in raw:
+    end = s.end - 1
+    k = text.find("\\", src, end)
+    if k < 0:
         return OffsetMap(src)
-    table: list[int] = []
-    k = 0
-    n = len(raw)
-    while k < n:
-        table.append(src + k)
-        if raw[k] != "\\":
-            k += 1
-        elif raw[k + 1] == "u":
-            cp = int(raw[k + 2 : k + 6], 16)
-            if (
-                0xD800 <= cp <= 0xDBFF
-                and raw.startswith("\\u", k + 6)
-                and 0xDC00 <= int(raw[k + 8 : k + 12], 16) <= 0xDFFF
-            ):
-                k += 12
-            else:
-                k += 6
+    starts = [0]
+    sources = [src]
+    decoded = k - src
+    while k >= 0:
+        starts.append(decoded)
+        sources.append(k)
+        if text[k + 1] == "u":
+            low = text[k + 8 : k + 12] if text.startswith("\\u", k + 6) else ""
+            pair = 0xD800 <= int(text[k + 2 : k + 6], 16) <= 0xDBFF and len(low) == 4 and (
+                0xDC00 <= int(low, 16) <= 0xDFFF
+            )
+            k += 12 if pair else 6
         else:
             k += 2
-    table.append(src + n)
-    if len(table) - 1 != len(s.value):
+        decoded += 1
+        starts.append(decoded)
+        sources.append(k)
+        nxt = text.find("\\", k, end)
+        decoded += (nxt if nxt >= 0 else end) - k
+        k = nxt
+    if decoded != len(s.value):
         return OffsetMap(s.start)
-    return OffsetMap(0, table)
+    return OffsetMap(0, starts, sources)
 
 
 def _type_name(value: Any) -> str:
@@ -370,6 +386,8 @@ def _peel_qmp(text: str, rep: Reporter) -> Peeled:
 
 _HMP_ESCAPES = {"n": "\n", "r": "\r", "\\": "\\", "'": "'", '"': '"'}
 _HMP_COMMANDS = {"migrate": "outgoing", "migrate_incoming": "incoming"}
+_HMP_SPECIAL = re.compile(r'["\\]')
+_HMP_TOKEN = re.compile(r"[^ \t\n]*")
 
 
 def _peel_hmp(text: str, rep: Reporter, outer: OffsetMap) -> Peeled:
@@ -412,44 +430,50 @@ def _peel_hmp(text: str, rep: Reporter, outer: OffsetMap) -> Peeled:
         rep.add(Code.HMP_SYNTAX, outer(i), f"{name} needs a URI argument")
         return Peeled(None)
     start = i
-    table: list[int] = []
+    starts = [0]
+    sources = [i]
     chars: list[str] = []
+    decoded = 0
     if text[i] == '"':
         i += 1
+        sources[0] = i
         while True:
-            if i >= n:
+            m = _HMP_SPECIAL.search(text, i)
+            j = n if m is None else m.start()
+            chars.append(text[i:j])
+            decoded += j - i
+            if j >= n:
                 rep.add(Code.HMP_SYNTAX, outer(start),
                         "the HMP string is never closed: add the closing '\"'")  # fmt: skip
                 return Peeled(None)
-            c = text[i]
-            if c == '"':
+            i = j
+            if text[i] == '"':
                 i += 1
                 break
-            if c == "\\":
-                e = text[i + 1] if i + 1 < n else ""
-                if e not in _HMP_ESCAPES:
-                    rep.add(
-                        Code.HMP_SYNTAX,
-                        outer(i),
-                        f"HMP strings know only the escapes \\n \\r \\\\ \\' \\\", not "
-                        f"'\\{e}': QEMU refuses the command",
-                        length=2,
-                    )
-                    return Peeled(None)
-                table.append(outer(i))
-                chars.append(_HMP_ESCAPES[e])
-                i += 2
-            else:
-                table.append(outer(i))
-                chars.append(c)
-                i += 1
+            e = text[i + 1] if i + 1 < n else ""
+            if e not in _HMP_ESCAPES:
+                rep.add(
+                    Code.HMP_SYNTAX,
+                    outer(i),
+                    f"HMP strings know only the escapes \\n \\r \\\\ \\' \\\", not "
+                    f"'\\{e}': QEMU refuses the command",
+                    length=2,
+                )
+                return Peeled(None)
+            starts.append(decoded)
+            sources.append(i)
+            chars.append(_HMP_ESCAPES[e])
+            decoded += 1
+            i += 2
+            starts.append(decoded)
+            sources.append(i)
     else:
-        while i < n and text[i] not in " \t\n":
-            table.append(outer(i))
-            chars.append(text[i])
-            i += 1
-    table.append(outer(i))
+        m = _HMP_TOKEN.match(text, i)
+        assert m is not None
+        chars.append(m.group())
+        i = m.end()
     uri = "".join(chars)
+    mapper = OffsetMap(0, starts, sources, outer)
     rest = i
     while rest < n and text[rest] in " \t":
         rest += 1
@@ -471,12 +495,11 @@ def _peel_hmp(text: str, rep: Reporter, outer: OffsetMap) -> Peeled:
         cut = len(uri.encode("utf-8", "surrogatepass")[:HMP_MAX_BYTES].decode("utf-8", "ignore"))
         rep.add(
             Code.HMP_TRUNCATION,
-            table[cut],
+            mapper(cut),
             f"the HMP string is {size} bytes; QEMU silently cuts it to {HMP_MAX_BYTES} bytes "
             "here and runs the rest as if it were whole: use QMP, or a shorter path",
-            length=max(table[-1] - table[cut], 1),
+            length=max(mapper(len(uri)) - mapper(cut), 1),
         )
-    mapper = OffsetMap(0, table)
     peeled = _peel_uri(uri, rep, mapper, required=True)
     peeled.layers.insert(0, Layer("hmp", outer(start), name))
     peeled.direction = _HMP_COMMANDS[name]

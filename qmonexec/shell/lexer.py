@@ -19,7 +19,7 @@ times.
 
 from __future__ import annotations
 
-__all__ = ["lex"]
+__all__ = ["MAX_OPERATORS", "lex"]
 
 import re
 from collections.abc import Callable
@@ -32,9 +32,14 @@ _WORD_RUN = re.compile(r"[^ \t\n|&;<>()$`'\"\\]+")
 _DQ_RUN = re.compile(r'[^"$`\\]+')
 _NAME_RUN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _DIGITS = re.compile(r"[0-9]+")
+_NEWLINES = re.compile(r"\n[ \t\n]*")
 _ZSH_RANGE = re.compile(r"<[0-9]*-[0-9]*>")
 
 _BREAK = " \t\n|&;<>()"
+
+#: The lexer stops after this many control and redirection operators (the
+#: largest accepted shape has about twenty).
+MAX_OPERATORS = 256
 _OPCHARS = "|&;<>()"
 _SPECIAL_PARAMS = "0123456789@*#?-$!"
 
@@ -83,6 +88,8 @@ class _Lexer:
         pos = self.pos
         toks: list[Token] = []
         append = toks.append
+        rep_full = self.rep.full
+        operators = 0
         i = 0
         while True:
             while i < n:
@@ -94,13 +101,17 @@ class _Lexer:
                     i += 2
                 else:
                     break
-            if i >= n:
-                append(Token(Kind.EOF, "", pos(n), n))
+            if i >= n or rep_full():
+                append(Token(Kind.EOF, "", pos(i), i))
                 return toks
             c = text[i]
             if c == "\n":
-                append(Token(Kind.NEWLINE, "\n", pos(i), i + 1))
-                i += 1
+                # a run of newlines and blanks is one token: the grammar
+                # treats it like a single newline
+                m = _NEWLINES.match(text, i)
+                assert m is not None
+                append(Token(Kind.NEWLINE, "\n", pos(i), m.end()))
+                i = m.end()
             elif c == "#":
                 j = text.find("\n", i)
                 if j < 0:
@@ -115,6 +126,16 @@ class _Lexer:
                 )
                 i = j
             elif c in _OPCHARS:
+                operators += 1
+                if operators > MAX_OPERATORS:
+                    self.rep.add(
+                        Code.TOO_MANY_COMMANDS,
+                        i,
+                        f"more than {MAX_OPERATORS} operators: no shape qmonexec accepts has "
+                        "that many commands; the rest of the string was not analysed",
+                    )
+                    append(Token(Kind.EOF, "", pos(i), i))
+                    return toks
                 i = self._operator(i, i, None, append)
             else:
                 if "0" <= c <= "9":
@@ -135,8 +156,16 @@ class _Lexer:
                         i = self._operator(j, i, int(digits), append)
                         continue
                 start = i
-                word, i = self._word(i)
-                append(Token(Kind.WORD, text[start:i], word.pos, i, word))
+                m = _WORD_RUN.match(text, i)
+                if m is not None and (m.end() == n or text[m.end()] in _BREAK):
+                    # the common case: one unquoted literal run
+                    i = m.end()
+                    p = pos(start)
+                    run = m.group()
+                    append(Token(Kind.WORD, run, p, i, Word(p, i, [Lit(p, run)])))
+                else:
+                    word, i = self._word(i)
+                    append(Token(Kind.WORD, text[start:i], word.pos, i, word))
 
     def _operator(
         self, i: int, start: int, fd: int | None, append: Callable[[Token], None]

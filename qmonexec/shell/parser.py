@@ -20,7 +20,7 @@ returns ``None``.
 
 from __future__ import annotations
 
-__all__ = ["MAX_DEPTH", "RESERVED_WORDS", "parse", "parse_text"]
+__all__ = ["MAX_COMMANDS", "MAX_DEPTH", "RESERVED_WORDS", "parse", "parse_text"]
 
 import re
 
@@ -45,6 +45,10 @@ from .tokens import Kind, Pos, Token
 
 #: Deepest nesting of ``{ }`` and ``( )`` accepted.
 MAX_DEPTH = 50
+
+#: Most commands (simple commands and groups) in one string; the largest
+#: shape qmonexec renders has nine.
+MAX_COMMANDS = 64
 
 #: Words that start or belong to compound commands in some shell when they
 #: stand in command position; qmonexec never produces them.
@@ -89,13 +93,14 @@ def assignment_name(word: Word) -> str | None:
 
 
 class _Parser:
-    __slots__ = ("depth", "i", "rep", "toks")
+    __slots__ = ("count", "depth", "i", "rep", "toks")
 
     def __init__(self, toks: list[Token], rep: Reporter) -> None:
         self.toks = toks
         self.i = 0
         self.rep = rep
         self.depth = 0
+        self.count = 0
 
     def _peek(self) -> Token:
         return self.toks[self.i]
@@ -199,6 +204,14 @@ class _Parser:
 
     def command(self, closer: str | None) -> Command:
         tok = self._peek()
+        self.count += 1
+        if self.count > MAX_COMMANDS:
+            raise ParseError(
+                Code.TOO_MANY_COMMANDS,
+                tok.pos.offset,
+                f"the string holds more than {MAX_COMMANDS} commands, far more than any "
+                "shape qmonexec accepts: split it up or simplify it",
+            )
         if tok.kind is Kind.WORD:
             assert tok.word is not None
             lit = tok.word.literal_text()

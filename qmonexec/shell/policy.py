@@ -923,6 +923,8 @@ class _Checker:
                 return False
             return ok
         for value, word in self._plain_args(cmd):
+            if self.rep.full():
+                return False
             problem, _flags = rule.check_option(value)
             if problem is not None:
                 ok = False
