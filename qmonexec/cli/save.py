@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import signal
 import sys
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ..errors import InputError
@@ -230,6 +233,24 @@ def _display(quiet: bool) -> ProgressDisplay | None:
 
 # --------------------------------------------------------------------------- handlers
 
+@contextlib.contextmanager
+def _signals_interrupt() -> Iterator[None]:
+    """Turn SIGTERM and SIGHUP into KeyboardInterrupt, so a killed save still cancels.
+
+    Without this, closing the terminal or ``kill`` would leave QEMU migrating
+    into a file nobody watches, and the status directory behind.
+    """
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def _save(args: argparse.Namespace) -> int:
     from ..save import save
 
@@ -249,10 +270,11 @@ def _save(args: argparse.Namespace) -> int:
     if args.bandwidth is not None:
         kwargs["bandwidth"] = args.bandwidth
     try:
-        result = save(args.qmp, args.target, compress=args.compress, metadata=args.metadata,
-                      then=args.then, timeout=args.timeout, profile_name=args.profile,
-                      header_bytes=header_bytes, block_size=args.block_size,
-                      progress=display, **kwargs)
+        with _signals_interrupt():
+                result = save(args.qmp, args.target, compress=args.compress,
+                          metadata=args.metadata, then=args.then, timeout=args.timeout,
+                          profile_name=args.profile, header_bytes=header_bytes,
+                          block_size=args.block_size, progress=display, **kwargs)
     except KeyboardInterrupt:
         if display is not None:
             display.close()

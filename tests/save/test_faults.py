@@ -217,7 +217,10 @@ def test_read_only_directory(loaded_vm: Callable[..., QemuVM], tmp_path: Path) -
             directory.chmod(0o755)
 
 
-def test_ctrl_c_cancels(loaded_vm: Callable[..., QemuVM], tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP],
+                         ids=["ctrl-c", "sigterm", "sighup"])
+def test_interrupt_cancels(signum: int, loaded_vm: Callable[..., QemuVM],
+                           tmp_path: Path) -> None:
     target = tmp_path / "vm.img"
     source = loaded_vm()
     env = dict(os.environ, PYTHONPATH=str(ROOT))
@@ -232,7 +235,7 @@ def test_ctrl_c_cancels(loaded_vm: Callable[..., QemuVM], tmp_path: Path) -> Non
         while not (target.exists() and target.stat().st_size > 8192):
             assert time.monotonic() < deadline and process.poll() is None, process.communicate()
             time.sleep(0.05)
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signum)
         out, err = process.communicate(timeout=30)
     finally:
         if process.poll() is None:
