@@ -53,7 +53,7 @@ def bad(text: str, code: str, policy: str = "default") -> None:
     UNSAFE.append((text, code, policy))
 
 
-# -- injections after separators, on every shape ------------------------------------------
+# -- injections after separators, on every shape
 for base in (RAW, SAVE, LIBVIRT, REST, STATUS):
     bad(base + "; reboot", "command-separator")
     bad(base + ";reboot", "command-separator")
@@ -74,7 +74,7 @@ bad(SAVE.replace("&& dd", "; dd"), "command-separator")
 bad(SAVE.replace("&& dd", "& dd"), "background")
 bad(SAVE.replace("gzip -c |", "gzip -c; reboot |"), "command-separator")
 
-# -- expansions in every quoting context ------------------------------------------------------
+# -- expansions in every quoting context
 for t, code in [
     ("/x$(reboot)", "command-substitution"),
     ("/x`reboot`", "command-substitution"),
@@ -98,14 +98,14 @@ for t, code in [
     ("\"/x'$(reboot)'\"", "command-substitution"),
 ]:
     bad(target(t), code)
-bad(f"exec:dd if=/x$(reboot) bs=4096 skip=2", "command-substitution")
+bad("exec:dd if=/x$(reboot) bs=4096 skip=2", "command-substitution")
 bad("exec:dd if=/x bs=$((4096)) skip=2", "arithmetic-expansion")
 bad("exec:$(echo gzip) -c", "command-substitution")
 bad("exec:`reboot`", "command-substitution", "command")
 bad("exec:/usr/bin/tee \"$(reboot)\"", "command-substitution", "command")
 bad("exec:/usr/bin/tee ${x:-$(reboot)}", "parameter-expansion", "command")
 
-# -- globs, tilde, braces, = and other specials -------------------------------------------------
+# -- globs, tilde, braces, = and other specials
 for t, code in [
     ("/x*", "unquoted-glob"),
     ("/x?", "unquoted-glob"),
@@ -135,7 +135,7 @@ bad("exec:/usr/bin/tee }", "unquoted-brace", "command")
 bad("exec:/usr/bin/tee !", "unquoted-special", "command")
 bad("exec:/usr/bin/tee a^b", "bourne-pipe", "command")
 
-# -- characters ------------------------------------------------------------------------------
+# -- characters
 for t, code in [
     ("/vm/gäst.img", "non-ascii"),
     ("'/vm/gäst.img'", "non-ascii"),
@@ -154,7 +154,7 @@ for t, code in [
 bad(target("/x\ty"), "syntax-error")  # the tab splits the word
 bad("exec:gzip\u00a0-c", "non-ascii")
 
-# -- quoting mistakes ----------------------------------------------------------------------------
+# -- quoting mistakes
 for t, code in [
     ("'/x", "unterminated-quote"),
     ('"/x', "unterminated-quote"),
@@ -168,7 +168,7 @@ for t, code in [
 bad("exec:/usr/bin/tee 'it's'", "unterminated-quote", "command")
 bad("exec:/usr/bin/tee \\", "unquoted-special", "command")
 
-# -- redirections ----------------------------------------------------------------------------------
+# -- redirections
 for redirect, code in [
     (f">{T}", "truncating-redirect"),
     (f"> {T}", "truncating-redirect"),
@@ -205,7 +205,7 @@ bad("exec:cat <x", "relative-path", "command")
 bad("exec:cat </etc/shadow", "redirect-not-allowed", "command")
 bad(f"exec:>{T}", "unexpected-shape", "command")
 
-# -- dd operands and offsets --------------------------------------------------------------------------
+# -- dd operands and offsets
 for old, new, code in [
     ("if=/dev/null", "if=/etc/passwd", "dd-operand"),
     ("if=/dev/null", "if=/dev/zero", "dd-operand"),
@@ -249,7 +249,7 @@ for old, new, code in [
 ]:
     bad(REST.replace(old, new, 1), code)
 
-# -- programs and options --------------------------------------------------------------------------------
+# -- programs and options
 for old, new, code in [
     ("gzip -c", "bash -c reboot", "command-not-allowed"),
     ("gzip -c", "sh", "command-not-allowed"),
@@ -287,7 +287,7 @@ bad("exec:gzip -c /etc/shadow", "unexpected-argument")
 bad("exec:FOO=bar /usr/bin/tee /x", "assignment", "command")
 bad("exec:PATH=/tmp gzip -c", "assignment")
 
-# -- syntax, reserved words, comments, continuations --------------------------------------------------
+# -- syntax, reserved words, comments, continuations
 bad("exec:", "empty-command")
 bad("exec:   ", "empty-command")
 bad("exec:;", "syntax-error")
@@ -323,7 +323,7 @@ bad(SAVE.replace("&&", "&\\\n&"), "line-continuation")
 bad("exec:/usr/bin/tee /x\\\n", "line-continuation", "command")
 bad("exec:/usr/bin/tee " + "a" * 140000, "too-long", "command")
 
-# -- stage-status form ---------------------------------------------------------------------------------------
+# -- stage-status form
 for old, new, code in [
     (f"{D}/write.ok", "/other/write.ok", "status-file"),
     (f"{D}/write.ok", f"{D}/write.okay", "status-file"),
@@ -339,8 +339,9 @@ for old, new, code in [
 ]:
     bad(STATUS.replace(old, new, 1), code)
 
-# -- monitor layers ------------------------------------------------------------------------------------------
-bad('{"execute":"migrate","arguments":{"uri":"exec:cat","uri":"exec:reboot"}}', "json-duplicate-key")
+# -- monitor layers
+bad('{"execute":"migrate","arguments":{"uri":"exec:cat","uri":"exec:reboot"}}',
+    "json-duplicate-key")  # fmt: skip
 bad('{"execute":"migrate","execute":"quit","arguments":{"uri":"exec:cat"}}', "json-duplicate-key")
 bad(qmp(5), "qmp-type")
 bad(qmp(None), "qmp-type")
@@ -404,7 +405,7 @@ good(RAW)
 good(LIBVIRT)
 good(STATUS.replace("gzip -c", "cat"))
 good(REST.replace(" | gzip -dc", ""))
-good(STATUS.split("| ", 1)[1].replace("exec:", "") if False else "exec:" + STATUS.split(" | ", 1)[1])
+good("exec:" + STATUS.split(" | ", 1)[1])
 good(target("'/var/lib/vm/guest image.img'"))
 good(target("'/var/lib/vm/it'\\''s.img'"))
 good(target("'/var/lib/vm/$(touch PWNED).img'"))
@@ -446,7 +447,7 @@ good('{"execute":"migrate","arguments":{"uri":"exec:gzip\\u0020-c | ' + SAVE[15:
 good(f'migrate -d "{SAVE}"')
 good(f'migrate "{RAW}"')
 good(f'migrate_incoming "{REST}"')
-good(f"migrate -d \"{target(chr(39) + '/vm/say ' + chr(92) + chr(34) + 'hi' + chr(92) + chr(34) + chr(39))}\"")
+good('migrate -d "' + target("'/vm/say \\\"hi\\\"'") + '"')
 good(json.dumps({"execute": "human-monitor-command",
                  "arguments": {"command-line": f'migrate -d "{SAVE}"'}}))  # fmt: skip
 good("exec:/usr/bin/tee /var/lib/vm/stream", "command")
