@@ -121,7 +121,8 @@ def _check_render(template: str, slot: str, text: str) -> list[LintProblem]:
 
 def lint_templates(template_dir: str | Path | None = None) -> list[LintProblem]:
     """Lint every ``*.j2`` template in ``template_dir`` (default: qmonexec's own)."""
-    from ..render import environment, template_dir as default_dir
+    from ..render import environment
+    from ..render import template_dir as default_dir
 
     directory = Path(template_dir) if template_dir is not None else default_dir()
     env = environment(str(directory))

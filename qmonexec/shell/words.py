@@ -217,7 +217,7 @@ def _unquoted(
         elif ch == "~":
             if at_start:
                 _start_special(ch, off, empty_quotes, rep)
-            elif (text[k - 1] if k else prev) in "=:":
+            elif (text[k - 1] if k else prev or " ") in "=:":
                 rep.add(
                     Code.TILDE_EXPANSION,
                     off,

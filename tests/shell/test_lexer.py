@@ -6,7 +6,7 @@ import pytest
 
 from qmonexec.shell.findings import Code, Reporter
 from qmonexec.shell.lexer import MAX_OPERATORS, lex
-from qmonexec.shell.nodes import DblQuoted, Escaped, ExpKind, Expansion, Lit, SglQuoted
+from qmonexec.shell.nodes import DblQuoted, Escaped, Expansion, ExpKind, Lit, SglQuoted
 from qmonexec.shell.tokens import Kind, Pos, Token
 
 
@@ -71,7 +71,8 @@ def test_single_double_and_backslash_quoting_parts() -> None:
     [
         ("$x", ExpKind.PARAMETER, "$x"), ("${x:-y}", ExpKind.PARAMETER, "${x:-y}"),
         ("$?", ExpKind.PARAMETER, "$?"), ("$1", ExpKind.PARAMETER, "$1"),
-        ("$(a (b) c)", ExpKind.COMMAND, "$(a (b) c)"), ("$(a ')' b)", ExpKind.COMMAND, "$(a ')' b)"),
+        ("$(a (b) c)", ExpKind.COMMAND, "$(a (b) c)"),
+        ("$(a ')' b)", ExpKind.COMMAND, "$(a ')' b)"),
         ("`a`", ExpKind.BACKQUOTE, "`a`"), ("$((1+(2)))", ExpKind.ARITHMETIC, "$((1+(2)))"),
         ("$[1]", ExpKind.ARITHMETIC, "$[1]"), ("$'a\\'b'", ExpKind.DOLLAR_SINGLE, "$'a\\'b'"),
         ('$"a"', ExpKind.DOLLAR_DOUBLE, '$"a"'), ("$", ExpKind.LONE_DOLLAR, "$"),

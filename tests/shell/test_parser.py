@@ -41,7 +41,8 @@ def test_newlines_allowed_after_operators() -> None:
 
 
 def test_simple_command_assignments_words_redirections() -> None:
-    cmd = parsed("A=1 B='x y' dd if=/x 2>/e bs=4 <>/t").body.items[0].command.pipelines[0].commands[0]
+    script = parsed("A=1 B='x y' dd if=/x 2>/e bs=4 <>/t")
+    cmd = script.body.items[0].command.pipelines[0].commands[0]
     assert isinstance(cmd, SimpleCommand)
     assert [a.name for a in cmd.assignments] == ["A", "B"]
     assert [print_word(w) for w in cmd.words] == ["dd", "if=/x", "bs=4"]
