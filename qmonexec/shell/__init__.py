@@ -12,6 +12,9 @@ Modules, in the order data flows: :mod:`.layers` (peel QMP/HMP/``exec:``),
 :mod:`.nodes`), :mod:`.words` (quote removal and non-literal places),
 :mod:`.policy` (shapes), :mod:`.verdict`; :mod:`.printer` prints an AST back
 to canonical text and :mod:`.findings` documents every finding code.
+:mod:`.fast` accepts strings that are literally a canonical rendered shape
+without building an AST (same verdicts, tested); :mod:`.lint` checks that
+every template slot renders as one whole literal word.
 """
 
 from __future__ import annotations

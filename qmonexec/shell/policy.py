@@ -237,12 +237,9 @@ class _Checker:
         self.rep = rep
         self.info = info
         self.flagged: set[int] = set()  # id() of redirects already reported
-        self.errors = 0
 
     def add(self, code: Code, offset: int, message: str, **kw: object) -> None:
         self.rep.add(code, offset, message, **kw)  # type: ignore[arg-type]
-        if kw.get("severity") is not Severity.WARNING:
-            self.errors += 1
 
     def name(self, cmd: SimpleCommand) -> str | None:
         if not cmd.words:
