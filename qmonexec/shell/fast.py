@@ -48,10 +48,10 @@ _SAVE = re.compile(
     r"exec:(?:(?P<cg>\{ )?(?P<comp>" + _WS + r")"
     r"(?: && (?P<cokc>:) >(?P<cok>" + _W + r") \|\| (?P<cfailc>:) >(?P<cfail>" + _W + r"); \} "
     r"(?P<cerrr>2>)(?P<cerr>" + _W + r"))? \| )?"
-    r"\{ (?P<dd1>dd) bs=(?P<bs>[0-9]+) seek=(?P<seek>[0-9]+) if=/dev/null && "
-    r"(?P<dd2>dd) ibs=(?P<ibs>[0-9]+) obs=(?P<obs>[0-9]+)"
-    r"(?: && (?P<wokc>:) >(?P<wok>" + _W + r") \|\| (?P<wfailc>:) >(?P<wfail>" + _W + r"))?"
-    r"; \} (?P<tgtr>1<>)(?P<target>" + _W + r")(?: (?P<werrr>2>)(?P<werr>" + _W + r"))?"
+    r"(?P<wg>\{ )?\{ (?P<dd1>dd) bs=(?P<bs>[0-9]+) seek=(?P<seek>[0-9]+) if=/dev/null && "
+    r"(?P<dd2>dd) ibs=(?P<ibs>[0-9]+) obs=(?P<obs>[0-9]+); \} (?P<tgtr>1<>)(?P<target>" + _W + r")"
+    r"(?: && (?P<wokc>:) >(?P<wok>" + _W + r") \|\| (?P<wfailc>:) >(?P<wfail>" + _W + r"); \} "
+    r"(?P<werrr>2>)(?P<werr>" + _W + r"))?"
 )
 _RESTORE = re.compile(
     r"exec:(?P<dd>dd) if=(?P<src>" + _W + r") bs=(?P<bs>[0-9]+) skip=(?P<skip>[0-9]+)"
@@ -165,14 +165,14 @@ def _verdict(
 def _save(text: str, m: re.Match[str], policy: Policy) -> Verdict | None:
     if "save" not in policy.shapes:
         return None
-    cg, cok, wok, werr, comp, target_raw, bs_s, seek_s, ibs_s, obs_s = m.group(
-        "cg", "cok", "wok", "werr", "comp", "target", "bs", "seek", "ibs", "obs"
+    cg, cok, wg, wok, comp, target_raw, bs_s, seek_s, ibs_s, obs_s = m.group(
+        "cg", "cok", "wg", "wok", "comp", "target", "bs", "seek", "ibs", "obs"
     )
     status_stage = cg is not None
     if status_stage != (cok is not None):
         return None
     status_writer = wok is not None
-    if status_writer != (werr is not None) or (status_stage and not status_writer):
+    if status_writer != (wg is not None) or (status_stage and not status_writer):
         return None
     bs, seek, ibs, obs = _num(bs_s), _num(seek_s), _num(ibs_s), _num(obs_s)
     if bs is None or seek is None or ibs is None or obs is None:
@@ -209,6 +209,7 @@ def _save(text: str, m: re.Match[str], policy: Policy) -> Verdict | None:
     group: tuple[RedirectView, ...] = (
         RedirectView(1, "<>", target, _pos(m.start("tgtr")), True, True),
     )
+    errs_w: tuple[RedirectView, ...] = ()
     if status_writer:
         paths = [_status(m, g, leaf) for g, leaf in (("wok", "write.ok"),
                  ("wfail", "write.failed"), ("werr", "write.err"))]  # fmt: skip
@@ -216,7 +217,9 @@ def _save(text: str, m: re.Match[str], policy: Policy) -> Verdict | None:
             return None
         dirs |= {p[1] for p in paths if p is not None}
         ok, failed, err = (p[0] for p in paths if p is not None)
-        group = (*group, RedirectView(2, ">", err, _pos(m.start("werrr")), True, True))
+        # the outer group's 2>D/write.err applies first, then the inner group's 1<>T
+        group = (RedirectView(2, ">", err, _pos(m.start("werrr")), True, True), *group)
+        errs_w = group[:1]
     if len(dirs) > 1:
         return None
     dd1 = m.start("dd1")
@@ -229,7 +232,7 @@ def _save(text: str, m: re.Match[str], policy: Policy) -> Verdict | None:
     if status_writer:
         for g, value in (("wokc", ok), ("wfailc", failed)):
             own = RedirectView(1, ">", value, _pos(m.start(g) + 2), False, False)
-            commands.append(_cmd([(":", m.start(g))], (*group, own), stage))
+            commands.append(_cmd([(":", m.start(g))], (*errs_w, own), stage))
     findings: tuple[Finding, ...] = ()
     if ibs == obs:
         info = CODE_INFO[Code.DD_BLOCK_SIZES]

@@ -6,7 +6,9 @@ qmonexec renders (``docs/design.md``), word for word:
 * **save**: ``[COMP -c | ]{ dd bs=B seek=N if=/dev/null && dd ibs=I obs=O; } 1<>T``
   (``cat |`` allowed as the stage, libvirt style), and the stage-status form
   ``[{ COMP -c && : >D/compress.ok || : >D/compress.failed; } 2>D/compress.err | ]``
-  ``{ dd ... && dd ... && : >D/write.ok || : >D/write.failed; } 1<>T 2>D/write.err``;
+  ``{ { dd ... && dd ...; } 1<>T && : >D/write.ok || : >D/write.failed; } 2>D/write.err``
+  (``1<>T`` on the inner group, so a target that cannot be opened still runs the
+  ``||`` branch and records ``write.failed``);
 * **restore**: ``dd if=S bs=B skip=N[ | COMP -dc]``;
 * **command**: one simple command of an allowed program with allowed options.
 
@@ -791,29 +793,63 @@ class _Checker:
         ao = self._single_item(writer)
         if ao is None:
             return False
-        status_writer = len(ao.pipelines) == 4
-        if not status_writer and (ao.ops != ["&&"] or len(ao.pipelines) != 2):
-            self.add(
-                Code.UNEXPECTED_SHAPE,
-                writer.pos.offset,
-                "the save group is '{ dd bs=4096 seek=N if=/dev/null && dd ibs=I obs=O; }'"
-                " (or the stage-status form)",
-            )
-            return False
+        first = ao.pipelines[0]
+        status_writer = len(first.commands) == 1 and isinstance(first.commands[0], BraceGroup)
         if status_stage and not status_writer:
             self.add(
                 Code.STATUS_FILE,
                 writer.pos.offset,
-                "the compressor reports its status but the dd group does not: "
-                "add '&& : >DIR/write.ok || : >DIR/write.failed' and '2>DIR/write.err'",
+                "the compressor reports its status but the dd group does not: write "
+                "'{ { dd ...; } 1<>TARGET && : >DIR/write.ok || : >DIR/write.failed; } "
+                "2>DIR/write.err'",
             )
             return False
+        dd_group = writer
         if status_writer:
-            chain = self._marker_chain(ao, "write", 2)
+            # { { dd ... && dd ...; } 1<>T && : >D/write.ok || : >D/write.failed; } 2>D/write.err
+            chain = self._marker_chain(ao, "write", 1)
             if chain is None:
                 return False
             dirs += chain
-        for p in ao.pipelines[:2]:
+            rs = writer.redirects
+            if len(rs) != 1 or rs[0].op != ">" or _fd(rs[0]) != 2:
+                if not any(id(r) in self.flagged for r in rs):
+                    self.add(
+                        Code.STATUS_FILE,
+                        writer.pos.offset,
+                        "the stage-status write group must end in '} 2>DIR/write.err' "
+                        "(and only that: '1<>TARGET' belongs to the inner dd group)",
+                    )
+                return False
+            d = self._status_path(rs[0], "write.err")
+            if d is None:
+                return False
+            dirs.append(d)
+            inner = first.commands[0]
+            assert isinstance(inner, BraceGroup)
+            dd_group = inner
+            ao = self._single_item(inner)
+            if ao is None:
+                return False
+        elif len(ao.pipelines) == 4 and ao.ops == ["&&", "&&", "||"]:
+            self.add(
+                Code.STATUS_FILE,
+                writer.pos.offset,
+                "this is the old stage-status form: when TARGET cannot be opened the shell "
+                "skips the whole group, so neither write.ok nor write.failed appears; write "
+                "'{ { dd ... && dd ...; } 1<>TARGET && : >DIR/write.ok || : >DIR/write.failed; }"
+                " 2>DIR/write.err'",
+            )
+            return False
+        if ao.ops != ["&&"] or len(ao.pipelines) != 2:
+            self.add(
+                Code.UNEXPECTED_SHAPE,
+                dd_group.pos.offset,
+                "the save group is '{ dd bs=4096 seek=N if=/dev/null && dd ibs=I obs=O; }'"
+                " (or the stage-status form)",
+            )
+            return False
+        for p in ao.pipelines:
             if p.negated or len(p.commands) != 1:
                 self.add(Code.UNEXPECTED_SHAPE, p.pos.offset, "expected a single dd command here")
                 return False
@@ -822,42 +858,29 @@ class _Checker:
         if header is not None:
             self._offset(header, "seek", ao.pipelines[0].commands[0])
         ok = ok and header is not None and data is not None
-        # the group's redirections: 1<>TARGET [2>DIR/write.err]
-        rs = writer.redirects
+        # the dd group's redirection: exactly 1<>TARGET
+        rs = dd_group.redirects
         target = [r for r in rs if r.op == "<>" and _fd(r) == 1]
         others = [r for r in rs if r not in target]
         if not target:
             if not any(id(r) in self.flagged for r in rs):
                 self.add(
                     Code.UNEXPECTED_SHAPE,
-                    writer.pos.offset,
+                    dd_group.pos.offset,
                     "the save group must end in '} 1<>TARGET': without it dd writes to "
                     "QEMU's own stdout",
                 )
             return False
         if not self.info(target[0].target).literal:
             return False
-        if status_writer:
-            errs = [r for r in others if r.op == ">" and _fd(r) == 2]
-            if len(errs) != 1 or len(others) != 1:
-                self.add(
-                    Code.STATUS_FILE,
-                    writer.pos.offset,
-                    "the stage-status dd group must end in '} 1<>TARGET 2>DIR/write.err'",
-                )
-                return False
-            d = self._status_path(errs[0], "write.err")
-            if d is None:
-                return False
-            dirs.append(d)
-        elif others:
+        if others:
             for r in others:
                 if id(r) not in self.flagged:
                     self.add(
                         Code.REDIRECT_NOT_ALLOWED,
                         r.pos.offset,
-                        "the save group takes only '1<>TARGET' (and '2>DIR/write.err' in the "
-                        "stage-status form): remove this redirection",
+                        "the dd group takes only '1<>TARGET' (the stage-status form puts "
+                        "'2>DIR/write.err' on the enclosing group): remove this redirection",
                         length=r.target.end - r.pos.offset,
                     )
             return False

@@ -77,7 +77,8 @@ def test_save_with_a_custom_compressor(capsys: pytest.CaptureFixture[str]) -> No
 def test_save_with_stage_status(capsys: pytest.CaptureFixture[str]) -> None:
     status, out, err = cli(capsys, "uri", "save", "/vm/g.img", "--status-dir", "/run/q")
     assert (status, err) == (0, "")
-    assert out.endswith("1<>/vm/g.img 2>/run/q/write.err\n")
+    assert out.endswith("} 1<>/vm/g.img && : >/run/q/write.ok || : >/run/q/write.failed; } "
+                        "2>/run/q/write.err\n")
 
 
 def test_save_as_qmp_json(capsys: pytest.CaptureFixture[str]) -> None:

@@ -121,8 +121,8 @@ def test_a_non_utf8_target_keeps_its_bytes_as_surrogate_escapes() -> None:
 
 def test_stage_status_form_uncompressed_has_only_the_write_stage() -> None:
     assert save(offset=8192, status_dir="/run/qs") == (
-        "exec:{ dd bs=4096 seek=2 if=/dev/null && dd ibs=65536 obs=1048576 && "
-        ": >/run/qs/write.ok || : >/run/qs/write.failed; } 1<>/vm/g.img 2>/run/qs/write.err"
+        "exec:{ { dd bs=4096 seek=2 if=/dev/null && dd ibs=65536 obs=1048576; } 1<>/vm/g.img "
+        "&& : >/run/qs/write.ok || : >/run/qs/write.failed; } 2>/run/qs/write.err"
     )
 
 
@@ -130,15 +130,15 @@ def test_stage_status_form_compressed_records_both_stages() -> None:
     assert save(offset=8192, compress="gzip", status_dir="/run/qs") == (
         "exec:{ gzip -c && : >/run/qs/compress.ok || : >/run/qs/compress.failed; } "
         "2>/run/qs/compress.err | "
-        "{ dd bs=4096 seek=2 if=/dev/null && dd ibs=65536 obs=1048576 && "
-        ": >/run/qs/write.ok || : >/run/qs/write.failed; } 1<>/vm/g.img 2>/run/qs/write.err"
+        "{ { dd bs=4096 seek=2 if=/dev/null && dd ibs=65536 obs=1048576; } 1<>/vm/g.img "
+        "&& : >/run/qs/write.ok || : >/run/qs/write.failed; } 2>/run/qs/write.err"
     )
 
 
 def test_stage_status_form_libvirt_raw_records_the_cat_stage() -> None:
     assert save(profile="libvirt", status_dir="/run/qs").startswith(
         "exec:{ cat && : >/run/qs/compress.ok || : >/run/qs/compress.failed; } "
-        "2>/run/qs/compress.err | { dd bs=4096 seek=0 if=/dev/null && dd ibs=1048576 obs=1048576"
+        "2>/run/qs/compress.err | { { dd bs=4096 seek=0 if=/dev/null && dd ibs=1048576 obs=1048576"
     )
 
 

@@ -30,6 +30,13 @@ REST = f"exec:dd if={T} bs=4096 skip=2 | gzip -dc"
 D = "/run/qmonexec/1"
 STATUS = (
     f"exec:{{ gzip -c && : >{D}/compress.ok || : >{D}/compress.failed; }} 2>{D}/compress.err | "
+    f"{{ {{ dd bs=4096 seek=2 if=/dev/null && dd ibs=65536 obs=1048576; }} 1<>{T} && "
+    f": >{D}/write.ok || : >{D}/write.failed; }} 2>{D}/write.err"
+)
+#: The stage-status form before the fix: 1<>T on the outer group, so a target that cannot
+#: be opened skipped the whole group and recorded neither write.ok nor write.failed.
+OLD_STATUS = (
+    f"exec:{{ gzip -c && : >{D}/compress.ok || : >{D}/compress.failed; }} 2>{D}/compress.err | "
     f"{{ dd bs=4096 seek=2 if=/dev/null && dd ibs=65536 obs=1048576 && : >{D}/write.ok || "
     f": >{D}/write.failed; }} 1<>{T} 2>{D}/write.err"
 )
@@ -330,6 +337,11 @@ for old, new, code in [
     (f"{D}/compress.failed", f"{D}/compress.ok", "status-file"),
     (f"2>{D}/compress.err", f"2>>{D}/compress.err", "appending-redirect"),
     (f" 2>{D}/write.err", "", "status-file"),
+    (f" 2>{D}/write.err", f" 2>{D}/write.err 1<>{T}", "status-file"),
+    (f"}} 1<>{T} &&", "} &&", "unexpected-shape"),
+    (f"}} 1<>{T} &&", f"}} >{T} &&", "truncating-redirect"),
+    (f"}} 1<>{T} &&", f"}} 1<>{T} 2>/tmp/e &&", "redirect-not-allowed"),
+    (f"}} 2>{D}/write.err", f"}} 1<>{T} 2>{D}/write.err", "status-file"),
     (f": >{D}/write.ok", f": >>{D}/write.ok", "appending-redirect"),
     (f": >{D}/write.ok", f"reboot >{D}/write.ok", "command-not-allowed"),
     (f": >{D}/write.ok", f": >{D}/write.ok; reboot", "command-separator"),
@@ -338,6 +350,9 @@ for old, new, code in [
     ("|| : >", "&& : >", "unexpected-shape"),
 ]:
     bad(STATUS.replace(old, new, 1), code)
+
+bad(OLD_STATUS, "status-file")
+bad(OLD_STATUS.split(" | ", 1)[1], "status-file")
 
 # -- monitor layers
 bad('{"execute":"migrate","arguments":{"uri":"exec:cat","uri":"exec:reboot"}}',
