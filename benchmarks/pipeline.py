@@ -564,8 +564,9 @@ def format_markdown(rows: Sequence[Summary]) -> str:
         ]
         for r in (r for r in rows if r.impl == impl):
             target = {None: "n/a", True: "met", False: "missed"}[r.meets_targets]
+            command = r.command.replace("|", "\\|")  # a bare | splits a Markdown table cell
             lines.append(
-                f"| {r.form} ({r.role}) | `{r.command}` | {r.median:.3f}"
+                f"| {r.form} ({r.role}) | `{command}` | {r.median:.3f}"
                 f" | {r.minimum:.3f}-{r.maximum:.3f} | {r.median_cpu:.3f}"
                 f" | {_fmt(r.ratio_floor, '.3f')} | {_fmt(r.ratio_libvirt, '.3f')}"
                 f" | {_fmt(r.paired_ratio_floor, '.3f')} | {_fmt(r.paired_ratio_libvirt, '.3f')}"
