@@ -603,7 +603,8 @@ def write_plot(rows: Sequence[Summary], path: Path, title: str) -> str:
         ax_cpu.bar(xs, [r.median_cpu if r else 0.0 for r in got], width, label=f"{impl} dd")
         writes = [r.writes if r and r.writes else 0 for r in got]
         bars = ax_writes.bar(xs, writes, width, label=f"{impl} dd")
-        ax_writes.bar_label(bars, labels=[str(w) if w else "" for w in writes], fontsize=7)
+        labels = [str(w) if w else "" for w in writes]
+        ax_writes.bar_label(bars, labels=labels, fontsize=6, rotation=90, padding=2)
     for n, impl in enumerate(impls):
         floor = index.get((FLOOR_KEY, impl))
         if floor:
@@ -615,6 +616,7 @@ def write_plot(rows: Sequence[Summary], path: Path, title: str) -> str:
     ax_cpu.set_ylabel("median CPU s (user+sys),\nshell and its children")
     ax_cpu.legend(fontsize=8)
     ax_writes.set_yscale("log")
+    ax_writes.set_ylim(top=ax_writes.get_ylim()[1] * 4)  # room for the rotated labels
     ax_writes.set_ylabel("data-stage write() calls")
     ax_writes.set_xticks(range(len(forms)))
     roles = {r.form: r.role for r in rows}
@@ -625,6 +627,25 @@ def write_plot(rows: Sequence[Summary], path: Path, title: str) -> str:
     fig.savefig(path, metadata={"Date": None} if path.suffix == ".svg" else None)
     plt.close(fig)
     return f"written to {path}"
+
+
+def _title(size: int, rounds: int, nproc: object) -> str:
+    """Plot title: stream size, rounds, CPUs."""
+    text = f"{size / GIB:g} GiB" if size >= GIB else f"{size / MIB:g} MiB"
+    return f"pipeline, {text} stream, {rounds} rounds, {nproc} CPUs"
+
+
+def replot(results: Path, plot: str, markdown: bool) -> int:
+    """Print the tables and write the plot of an earlier run from its results JSON."""
+    payload = json.loads(results.read_text())
+    rows = [Summary(**row) for row in payload["summary"]]
+    print(format_table(rows))
+    if markdown:
+        print(format_markdown(rows))
+    if plot:
+        title = _title(payload["size"], payload["rounds"], payload["machine"]["nproc"])
+        print("plot:", write_plot(rows, Path(plot), title))
+    return 0
 
 
 def parse_size(text: str) -> int:
@@ -716,9 +737,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--plot", default=str(DEFAULT_PLOT), help="plot path ('' for none)")
     parser.add_argument("--no-trace", action="store_true", help="skip the strace pass")
     parser.add_argument("--markdown", action="store_true", help="also print Markdown tables")
+    parser.add_argument(
+        "--replot", type=Path, default=None, help="no runs: table and plot from a results JSON"
+    )
     parser.add_argument("--seed", type=int, default=6, help="seed of the stream bytes")
     args = parser.parse_args(argv)
 
+    if args.replot is not None:
+        return replot(args.replot, args.plot, args.markdown)
     known = {f.key: f for f in FORMS}
     try:
         forms = [known[key] for key in args.forms.split(",") if key]
@@ -781,8 +807,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     out.write_text(json.dumps(payload, indent=1) + "\n")
     print(f"results: {out}")
     if args.plot:
-        size = f"{args.size / GIB:g} GiB" if args.size >= GIB else f"{args.size / MIB:g} MiB"
-        title = f"pipeline, {size} stream, {args.rounds} rounds, {machine['nproc']} CPUs"
+        title = _title(args.size, args.rounds, machine["nproc"])
         print("plot:", write_plot(rows, Path(args.plot), title))
     return 0
 
