@@ -45,7 +45,9 @@ def test_default_candidate_one_round_gnu_dd(
     bench: ModuleType, stream: object, tmp_path: Path
 ) -> None:
     form = next(f for f in bench.FORMS if f.key == "c1")
-    results = bench.run_benchmark([form], [bench.DdImpl("gnu")], stream, tmp_path, rounds=1)
+    results = bench.run_benchmark(
+        [form], [bench.DdImpl("gnu")], stream, tmp_path, rounds=1, sync=False
+    )
     assert [(r.form, r.impl, r.verified) for r in results] == [("c1", "gnu", True)]
     assert results[0].wall > 0
     rows = bench.summarize([form], [bench.DdImpl("gnu")], results)
@@ -60,7 +62,7 @@ def test_verification_catches_a_misplaced_stream(
         "x", "stream one block too far", "{ dd bs=4096 seek=2 if=/dev/null && cat; } 1<>{F}"
     )
     with pytest.raises(bench.VerificationError, match="size"):
-        bench.run_once(wrong, bench.DdImpl("gnu"), stream, tmp_path)
+        bench.run_once(wrong, bench.DdImpl("gnu"), stream, tmp_path, sync=False)
 
 
 def test_verification_catches_changed_bytes(
@@ -69,7 +71,7 @@ def test_verification_catches_changed_bytes(
     # Right size and offset, wrong content: only the hash can tell.
     wrong = bench.Form("y", "bytes flipped", "{ dd bs=4096 seek=1 if=/dev/null && tr a b; } 1<>{F}")
     with pytest.raises(bench.VerificationError, match="differs"):
-        bench.run_once(wrong, bench.DdImpl("gnu"), stream, tmp_path)
+        bench.run_once(wrong, bench.DdImpl("gnu"), stream, tmp_path, sync=False)
 
 
 def test_trace_counts_the_data_stage(bench: ModuleType, stream: object, tmp_path: Path) -> None:
@@ -77,7 +79,7 @@ def test_trace_counts_the_data_stage(bench: ModuleType, stream: object, tmp_path
     if strace is None:
         pytest.skip("strace is not installed")
     form = next(f for f in bench.FORMS if f.key == "c1")
-    result = bench.run_once(form, bench.DdImpl("gnu"), stream, tmp_path, strace=strace)
+    result = bench.run_once(form, bench.DdImpl("gnu"), stream, tmp_path, strace=strace, sync=False)
     stage = result.data_stage
     assert stage is not None and stage.argv[:1] == ["dd"] and "obs=1048576" in stage.argv
     assert stage.bytes_fd1 == SIZE
@@ -93,4 +95,4 @@ def test_parse_size(bench: ModuleType) -> None:
 def test_floor_writes_a_fresh_file(bench: ModuleType, stream: object, tmp_path: Path) -> None:
     form = next(f for f in bench.FORMS if f.key == "d")
     assert form.fresh and not form.header
-    assert bench.run_once(form, bench.DdImpl("gnu"), stream, tmp_path).verified
+    assert bench.run_once(form, bench.DdImpl("gnu"), stream, tmp_path, sync=False).verified
