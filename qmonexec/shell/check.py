@@ -8,10 +8,10 @@ from .fast import fast_check
 from .findings import CODE_INFO, Code, Finding, Reporter, Severity
 from .layers import FORMS, OffsetMap, peel
 from .lexer import lex
-from .nodes import CommandList, Redirect, Script, SimpleCommand, Word, iter_words
+from .nodes import CommandList, Redirect, Script, SglQuoted, SimpleCommand, Word, iter_words
 from .parser import parse
 from .policy import Policy, evaluate
-from .tokens import Kind, positioner
+from .tokens import Kind, Token, positioner
 from .verdict import CommandView, RedirectView, Verdict
 from .words import WordInfo, analyze_word, scan_characters
 
@@ -74,7 +74,7 @@ def check(text: str, policy: Policy | None = None, *, form: str = "auto") -> Ver
                         else "a restore runs on the incoming side ('migrate-incoming')"
                     ),
                 )
-    findings = _finalize(text, outer, inner, mapper)
+    findings = _finalize(text, outer, inner, mapper, policy.ascii_only)
     ok = (
         shell is not None
         and script is not None
@@ -108,8 +108,9 @@ def _analyse(
         )
         # it can never run, so bound the work: analyse the part a reviewer would read
         shell = shell[:MAX_SHELL_BYTES]
-    scan_characters(shell, rep)
     tokens = lex(shell, rep)
+    if not (shell.isascii() and shell.isprintable()):
+        scan_characters(shell, rep, _single_quoted(tokens))
     infos: dict[int, WordInfo] = {}
     for tok in tokens:
         if tok.kind is Kind.WORD:
@@ -130,6 +131,20 @@ def _analyse(
 
     newlines = [t.pos.offset for t in tokens if t.kind is Kind.NEWLINE]
     return script, evaluate(script, policy, rep, info, newlines), infos
+
+
+def _single_quoted(tokens: list[Token]) -> list[tuple[int, int]]:
+    """The (start, end) offsets of the contents of every closed single quote, in order."""
+    spans: list[tuple[int, int]] = []
+    for tok in tokens:
+        word = tok.word
+        if word is None:
+            continue
+        for part in word.parts:
+            if type(part) is SglQuoted and part.closed:
+                start = part.pos.offset + 1
+                spans.append((start, start + len(part.text)))
+    return spans
 
 
 def _views(
@@ -179,8 +194,12 @@ def _views(
     return tuple(out)
 
 
+_TEXT_CODES = frozenset({Code.CONTROL_CHARACTER, Code.NON_ASCII})
+_STRICT = " (this policy is strict about text: printable ASCII only)"
+
+
 def _finalize(
-    text: str, outer: Reporter, inner: Reporter, mapper: OffsetMap
+    text: str, outer: Reporter, inner: Reporter, mapper: OffsetMap, strict: bool = False
 ) -> tuple[Finding, ...]:
     pos = positioner(text)
     found: list[Finding] = []
@@ -192,6 +211,9 @@ def _finalize(
                 length = max(mapper(offset + length) - start, 1)
             else:
                 start = offset
+            if strict and severity is Severity.WARNING and code in _TEXT_CODES:
+                severity = Severity.ERROR
+                message += _STRICT
             found.append(
                 Finding(
                     code,

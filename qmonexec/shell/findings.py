@@ -168,9 +168,12 @@ CODE_INFO: dict[Code, CodeInfo] = {
     ),
     Code.TOO_LONG: CodeInfo(_E, _NONE, "longer than one execve argument may be (128 KiB)"),
     Code.NUL_CHARACTER: CodeInfo(_E, _ALL, "a NUL character, which no shell string can carry"),
-    Code.CONTROL_CHARACTER: CodeInfo(_E, _ALL, "a control character (invisible in review)"),
+    Code.CONTROL_CHARACTER: CodeInfo(
+        _E, _ALL, "a control character (invisible in review; only a warning inside single quotes)"
+    ),
     Code.NON_ASCII: CodeInfo(
-        _E, ("yash",), "a non-ASCII character (yash in C locale runs nothing)"
+        _E, ("yash",), "non-ASCII text (yash in C locale runs nothing; "
+        "only a warning inside single quotes when it is valid UTF-8)"
     ),
     Code.UNTERMINATED_QUOTE: CodeInfo(_E, _ALL, "a quote that is never closed"),
     Code.UNTERMINATED_EXPANSION: CodeInfo(_E, _ALL, "an expansion that is never closed"),

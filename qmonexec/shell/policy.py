@@ -167,6 +167,8 @@ class Policy:
       (for example ``">"``); the save shape's ``1<>`` and status files are
       always part of the save shape.
     * ``offset``: when set, ``seek``/``skip`` times the block size must equal it.
+    * ``ascii_only``: refuse (instead of warn about) control characters and
+      non-ASCII text inside single quotes; see :meth:`strict_text`.
     """
 
     shapes: frozenset[str] = SHAPES
@@ -174,10 +176,11 @@ class Policy:
     any_command: bool = False
     redirects: frozenset[str] = frozenset()
     offset: int | None = None
+    ascii_only: bool = False
 
     def __hash__(self) -> int:
         return hash((self.shapes, tuple(sorted(self.programs)), self.any_command,
-                     self.redirects, self.offset))  # fmt: skip
+                     self.redirects, self.offset, self.ascii_only))  # fmt: skip
 
     @classmethod
     def default(cls) -> Policy:
@@ -203,6 +206,16 @@ class Policy:
     def expecting_offset(self, offset: int) -> Policy:
         """A copy that requires dd's ``seek``/``skip`` times its block size to equal ``offset``."""
         return replace(self, offset=offset)
+
+    def strict_text(self, strict: bool = True) -> Policy:
+        """A copy that refuses control characters and non-ASCII text even inside single quotes.
+
+        By default both mean exactly themselves inside single quotes in every
+        common shell and only draw a warning (``control-character``,
+        ``non-ascii``); a strict policy makes those warnings errors, for
+        users who want printable ASCII only.
+        """
+        return replace(self, ascii_only=strict)
 
     def only(self, *shapes: str) -> Policy:
         """A copy accepting only the given shapes."""

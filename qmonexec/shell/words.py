@@ -7,8 +7,15 @@ tilde and ``=`` expansion, brace expansion, zsh's special characters, the
 Bourne shell's ``^`` pipe, and the zsh trap that empty quotes before a
 special character do not protect it.
 
-:func:`scan_characters` covers the whole string once for characters that are
-unsafe wherever they stand: NUL, control characters and non-ASCII text.
+:func:`scan_characters` covers the whole string once for NUL, control
+characters and non-ASCII text.  Inside single quotes every byte 0x01-0xFF
+means exactly itself in every common ``/bin/sh`` (REFERENCE.md section 4), so
+there valid UTF-8 text and control characters other than NUL are *warnings*
+(``non-ascii``: yash in the C locale runs nothing; ``control-character``:
+invisible in review).  Unquoted, inside double quotes or after a backslash
+they stay errors, and so do bytes that are not UTF-8 (surrogate escapes),
+which QMP cannot carry.  :meth:`Policy.strict_text
+<qmonexec.shell.policy.Policy.strict_text>` turns the warnings into errors.
 
 The safe set (REFERENCE.md section 4) is ``A-Z a-z 0-9 _ . / : @ % + , -``;
 ``=`` is safe except at the start of a word.  Everything else must be quoted,
@@ -26,9 +33,11 @@ __all__ = [
 ]
 
 import re
+from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .findings import Code, Reporter
+from .findings import CODE_INFO, Code, Reporter, Severity
 from .nodes import DblQuoted, Escaped, Expansion, ExpKind, Lit, SglQuoted, Word
 
 #: Characters every measured shell takes literally when unquoted, anywhere.
@@ -39,6 +48,9 @@ _SAFE_RUN = re.compile(r"[A-Za-z0-9_./:@%+,=-]+")
 # unquoted; inside quotes the word analysis reports them).
 _ODD = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]|[^\x00-\x7f]+")
 _QUOTED_BLANK = re.compile(r"[\t\n]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_ASCII_CONTROL_NAMES = {"\t": "tab", "\n": "newline", "\r": "carriage return", "\x1b": "escape",
+                        "\x7f": "delete"}  # fmt: skip
 
 _FIX = "put the whole word in single quotes"
 
@@ -100,15 +112,38 @@ def _report_expansion(exp: Expansion, rep: Reporter, quoted: bool) -> None:
     rep.add(_EXPANSION_CODES[kind], exp.pos.offset, what, length=len(exp.raw))
 
 
-def _report_quoted_blanks(text: str, offset: int, rep: Reporter) -> None:
+def _report_quoted_blanks(text: str, offset: int, rep: Reporter, single: bool = False) -> None:
     for m in _QUOTED_BLANK.finditer(text):
         name = "a tab" if m.group() == "\t" else "a newline"
-        rep.add(
-            Code.CONTROL_CHARACTER,
-            offset + m.start(),
-            f"{name} inside quotes is part of the word but invisible in review: "
-            "remove it from the value (rename the file if it is part of a path)",
-        )
+        if single:
+            rep.add(
+                Code.CONTROL_CHARACTER,
+                offset + m.start(),
+                f"{name} inside single quotes is part of the word, exactly, in every shell, "
+                "but invisible in review: make sure it is meant",
+                severity=Severity.WARNING,
+                shells=(),
+            )
+        else:
+            rep.add(
+                Code.CONTROL_CHARACTER,
+                offset + m.start(),
+                f"{name} inside double quotes or after a backslash is invisible in review: "
+                "remove it from the value, or put the whole word in single quotes",
+            )
+
+
+def _new_errors(rep: Reporter, items_before: int, dropped_before: int) -> bool:
+    if rep.dropped != dropped_before:
+        return True
+    for code, _o, _l, _m, severity, _s in rep.items[items_before:]:
+        if (severity or CODE_INFO[code].severity) is Severity.ERROR:
+            return True
+    return False
+
+
+def _plain(text: str) -> bool:
+    return text.isascii() and text.isprintable()
 
 
 def analyze_word(word: Word, rep: Reporter) -> WordInfo:
@@ -116,7 +151,9 @@ def analyze_word(word: Word, rep: Reporter) -> WordInfo:
 
     Findings go to ``rep`` with offsets into the analysed string.  NUL,
     control characters other than tab and newline, and non-ASCII text are
-    not reported here (see :func:`scan_characters`).
+    not reported here (see :func:`scan_characters`).  The word is
+    ``literal`` when no error was found in it and every character outside
+    single quotes is printable ASCII.
     """
     parts = word.parts
     if len(parts) == 1:
@@ -125,7 +162,8 @@ def analyze_word(word: Word, rep: Reporter) -> WordInfo:
             text = part.text
             if text[0] != "=" and _SAFE_RUN.fullmatch(text) is not None:
                 return WordInfo(text, True)
-    before = len(rep.items) + rep.dropped
+    items_before = len(rep.items)
+    dropped_before = rep.dropped
     pieces: list[str] = []
     literal = True
     content = False  # has anything (text or expansion) come before?
@@ -140,6 +178,8 @@ def analyze_word(word: Word, rep: Reporter) -> WordInfo:
             base = part.pos.offset
             if _SAFE_RUN.fullmatch(text) is None or (not content and text[0] == "="):
                 _unquoted(text, base, content, empty_quotes, prev, braces, rep)
+                if not _plain(text):
+                    literal = False
             pieces.append(text)
             prev = text[-1]
             content = True
@@ -148,7 +188,10 @@ def analyze_word(word: Word, rep: Reporter) -> WordInfo:
             if not part.closed:
                 literal = False
             if part.text:
-                _report_quoted_blanks(part.text, part.pos.offset + 1, rep)
+                if not _plain(part.text):
+                    _report_quoted_blanks(part.text, part.pos.offset + 1, rep, True)
+                    if "\0" in part.text or _SURROGATE.search(part.text):
+                        literal = False
                 content = True
             else:
                 empty_quotes = True
@@ -157,8 +200,10 @@ def analyze_word(word: Word, rep: Reporter) -> WordInfo:
         elif t is Escaped:
             assert isinstance(part, Escaped)
             pieces.append(part.char)
-            if part.char == "\t":
-                _report_quoted_blanks(part.char, part.pos.offset + 1, rep)
+            if not _plain(part.char):
+                literal = False
+                if part.char == "\t":
+                    _report_quoted_blanks(part.char, part.pos.offset + 1, rep)
             content = True
             prev = ""
         elif t is DblQuoted:
@@ -173,10 +218,14 @@ def analyze_word(word: Word, rep: Reporter) -> WordInfo:
                 if type(inner) is Lit:
                     assert isinstance(inner, Lit)
                     pieces.append(inner.text)
-                    _report_quoted_blanks(inner.text, inner.pos.offset, rep)
+                    if not _plain(inner.text):
+                        literal = False
+                        _report_quoted_blanks(inner.text, inner.pos.offset, rep)
                 elif type(inner) is Escaped:
                     assert isinstance(inner, Escaped)
                     pieces.append(inner.char)
+                    if not _plain(inner.char):
+                        literal = False
                 else:
                     assert isinstance(inner, Expansion)
                     _report_expansion(inner, rep, True)
@@ -191,7 +240,7 @@ def analyze_word(word: Word, rep: Reporter) -> WordInfo:
     if braces:
         _report_braces(braces, rep)
     value = "".join(pieces)
-    if len(rep.items) + rep.dropped != before or not (value.isascii() and value.isprintable()):
+    if literal and _new_errors(rep, items_before, dropped_before):
         literal = False
     return WordInfo(value, literal)
 
@@ -315,13 +364,29 @@ def word_value(word: Word) -> str:
     return analyze_word(word, Reporter()).value
 
 
-def scan_characters(text: str, rep: Reporter) -> None:
-    """Report NUL, control characters (except tab and newline) and non-ASCII runs in ``text``."""
+def _inside(spans: Sequence[tuple[int, int]], starts: list[int], offset: int) -> bool:
+    k = bisect_right(starts, offset) - 1
+    return k >= 0 and offset < spans[k][1]
+
+
+def scan_characters(
+    text: str, rep: Reporter, single_quoted: Sequence[tuple[int, int]] = ()
+) -> None:
+    """Report NUL, control characters (except tab and newline) and non-ASCII runs in ``text``.
+
+    ``single_quoted`` lists the ``(start, end)`` offsets of the contents of
+    closed single quotes, sorted: there, control characters and valid UTF-8
+    text mean exactly themselves in every common shell and are reported as
+    warnings; everywhere else they are errors.  NUL and bytes that are not
+    UTF-8 (lone surrogates) are errors everywhere.
+    """
     if text.isascii() and text.isprintable():
         return
+    starts = [a for a, _b in single_quoted]
     for m in _ODD.finditer(text):
         ch = m.group()
         off = m.start()
+        quoted = bool(single_quoted) and _inside(single_quoted, starts, off)
         if ch == "\0":
             rep.add(
                 Code.NUL_CHARACTER,
@@ -330,18 +395,77 @@ def scan_characters(text: str, rep: Reporter) -> None:
                 "C0 80): remove it; no shell word can hold NUL",
             )
         elif len(ch) == 1 and ord(ch) < 0x80:
+            name = _ASCII_CONTROL_NAMES.get(ch, "")
+            what = f"the control character U+{ord(ch):04X}" + (f" ({name})" if name else "")
+            if quoted:
+                rep.add(
+                    Code.CONTROL_CHARACTER,
+                    off,
+                    f"{what} inside single quotes is part of the word, exactly, in every "
+                    "shell, but invisible in review: make sure it is meant",
+                    severity=Severity.WARNING,
+                    shells=(),
+                )
+            else:
+                rep.add(
+                    Code.CONTROL_CHARACTER,
+                    off,
+                    f"{what} outside single quotes is invisible in review and some shells "
+                    "treat it as a separator: remove it, or put the whole word in single quotes",
+                )
+        else:
+            _non_ascii(ch, off, quoted, rep)
+
+
+def _non_ascii(run: str, off: int, quoted: bool, rep: Reporter) -> None:
+    bad = _SURROGATE.search(run)
+    if bad is not None:
+        k = bad.start()
+        cp = ord(run[k])
+        what = (
+            f"the byte 0x{cp - 0xDC00:02X}, which is not valid UTF-8"
+            if 0xDC80 <= cp <= 0xDCFF
+            else f"a lone surrogate U+{cp:04X}, which stands for no character"
+        )
+        rep.add(
+            Code.NON_ASCII,
+            off + k,
+            f"{what}: QMP (JSON) cannot carry it, yash runs nothing for such a string and "
+            "multibyte locales can swallow a following backslash; use an ASCII path (a "
+            "symlink with an ASCII name works)",
+            length=len(run) - k,
+        )
+        return
+    shown = _shorten(run)
+    if not quoted:
+        rep.add(
+            Code.NON_ASCII,
+            off,
+            f"non-ASCII text {shown!r} outside single quotes: multibyte locales can swallow a "
+            "following backslash and yash in the C locale runs nothing; put the whole word in "
+            "single quotes (or use an ASCII path)",
+            length=len(run),
+        )
+        return
+    rep.add(
+        Code.NON_ASCII,
+        off,
+        f"non-ASCII text {shown!r} inside single quotes means exactly itself in dash, bash, "
+        "busybox, mksh, ksh93, zsh and posh, but yash in the C locale silently runs nothing for "
+        "a string holding bytes >= 0x80: use an ASCII path if yash may be /bin/sh",
+        length=len(run),
+        severity=Severity.WARNING,
+    )
+    import unicodedata
+
+    for k, ch in enumerate(run):
+        if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp"):
             rep.add(
                 Code.CONTROL_CHARACTER,
-                off,
-                f"the control character U+{ord(ch):04X} is invisible in review and some shells "
-                "treat it as a separator: remove it (rename the file if it is part of a path)",
-            )
-        else:
-            rep.add(
-                Code.NON_ASCII,
-                off,
-                f"non-ASCII text {_shorten(ch)!r}: yash in the C locale silently runs nothing "
-                "for a string holding bytes >= 0x80, and multibyte locales can swallow a "
-                "following backslash; use an ASCII path (a symlink with an ASCII name works)",
-                length=len(ch),
+                off + k,
+                f"U+{ord(ch):04X} ({unicodedata.name(ch, 'a control character')}) inside single "
+                "quotes is invisible in review (or reorders the text around it): make sure it "
+                "is meant",
+                severity=Severity.WARNING,
+                shells=(),
             )

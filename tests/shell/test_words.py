@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qmonexec.shell.findings import Code, Reporter
+from qmonexec.shell.findings import CODE_INFO, Code, Reporter, Severity
 from qmonexec.shell.lexer import lex
 from qmonexec.shell.tokens import Kind
 from qmonexec.shell.words import analyze_word, scan_characters
@@ -59,8 +59,8 @@ def test_value_bytes_restores_surrogate_escapes() -> None:
         ("=ls", Code.EQUALS_EXPANSION, 0), ("''=ls", Code.EMPTY_QUOTE_TRAP, 2),
         ('""~', Code.EMPTY_QUOTE_TRAP, 2), ("a^b", Code.BOURNE_PIPE, 1),
         ("a]", Code.UNQUOTED_SPECIAL, 1), ("a!", Code.UNQUOTED_SPECIAL, 1),
-        ("a#", Code.UNQUOTED_SPECIAL, 1), ("'a\tb'", Code.CONTROL_CHARACTER, 2),
-        ("'a\nb'", Code.CONTROL_CHARACTER, 2), ('"a\nb"', Code.CONTROL_CHARACTER, 2),
+        ("a#", Code.UNQUOTED_SPECIAL, 1), ('"a\tb"', Code.CONTROL_CHARACTER, 2),
+        ('"a\nb"', Code.CONTROL_CHARACTER, 2), ("a\\\tb", Code.CONTROL_CHARACTER, 2),
     ],
 )  # fmt: skip
 def test_non_literal_places(text: str, code: Code, offset: int) -> None:
@@ -108,3 +108,47 @@ def test_tab_and_newline_outside_words_are_separators() -> None:
     rep = Reporter()
     scan_characters("a\tb\nc", rep)
     assert rep.items == []
+
+
+@pytest.mark.parametrize("text", ["'a\tb'", "'a\nb'", "'a\tb\nc'"])
+def test_tab_and_newline_in_single_quotes_are_literal_with_a_warning(text: str) -> None:
+    rep = Reporter()
+    word = lex(text, rep)[0].word
+    assert word is not None
+    info = analyze_word(word, rep)
+    assert info.literal and info.value == text[1:-1]
+    assert rep.codes() == {Code.CONTROL_CHARACTER} and not rep.has_errors()
+
+
+def test_non_ascii_in_single_quotes_is_a_warning_for_yash() -> None:
+    rep = Reporter()
+    scan_characters("x '日本' y", rep, [(3, 5)])
+    [(code, offset, length, _message, severity, shells)] = rep.items
+    assert (code, offset, length, severity, shells) == (
+        Code.NON_ASCII, 3, 2, Severity.WARNING, None)
+    assert CODE_INFO[code].shells == ("yash",)
+
+
+def test_non_ascii_outside_single_quotes_is_an_error() -> None:
+    rep = Reporter()
+    scan_characters('x "日本" y', rep, [])
+    assert rep.codes() == {Code.NON_ASCII} and rep.has_errors()
+
+
+def test_bytes_that_are_not_utf8_are_an_error_even_in_single_quotes() -> None:
+    rep = Reporter()
+    scan_characters("'caf\udce9'", rep, [(1, 5)])
+    assert rep.codes() == {Code.NON_ASCII} and rep.has_errors()
+    assert "0xE9" in rep.items[0][3]
+
+
+def test_nul_is_an_error_even_in_single_quotes() -> None:
+    rep = Reporter()
+    scan_characters("'a\x00b'", rep, [(1, 4)])
+    assert rep.codes() == {Code.NUL_CHARACTER} and rep.has_errors()
+
+
+def test_invisible_format_characters_in_single_quotes_are_flagged() -> None:
+    rep = Reporter()
+    scan_characters("'a\u202eb'", rep, [(1, 4)])
+    assert rep.codes() == {Code.NON_ASCII, Code.CONTROL_CHARACTER} and not rep.has_errors()
