@@ -21,7 +21,7 @@ from .. import __version__
 from ..errors import QmonexecError
 
 #: Subcommand modules, in the order ``--help`` lists them.
-COMMAND_MODULES: tuple[str, ...] = ("uri", "qmp", "save")
+COMMAND_MODULES: tuple[str, ...] = ("uri", "check", "qmp", "save")
 
 EPILOG = """\
 examples:

@@ -1,0 +1,174 @@
+"""``qmonexec check`` and ``qmonexec explain``: validate shell strings, or show why.
+
+Both take one string as an argument, ``-`` for standard input, or ``--file F``;
+standard input and files hold one string per line (blank lines are skipped;
+only the ``\\n`` ends a line, so a CR stays part of the string and is
+reported).  ``check`` prints a verdict per string (``--json`` for the full
+verdict as JSON) and exits 0 when every string is safe, 1 when any is unsafe,
+2 on a usage error.  ``explain`` prints the review view of
+:func:`qmonexec.shell.explain.explain` and exits the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING, Any
+
+from ..errors import InputError
+from .uri import size
+
+if TYPE_CHECKING:
+    from ..shell import Policy, Verdict
+
+_EXAMPLES = """\
+examples:
+  qmonexec check 'exec:gzip -c | { dd bs=4096 seek=2 if=/dev/null && dd ibs=65536 obs=1048576; } 1<>/vm/g.img'
+  qmonexec check --json --offset 8192 "$URI"
+  qmonexec check --file uris.txt --allow-program pigz
+  qmonexec uri save /vm/g.img | qmonexec explain -
+"""  # noqa: E501
+
+_FORMS = ("auto", "shell", "uri", "qmp", "hmp")
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("string", nargs="?", metavar="STRING",
+                        help="the text to check: a shell string, an exec: URI, a QMP command or "
+                             "an HMP line; '-' reads one string per line from standard input")
+    parser.add_argument("--file", metavar="F",
+                        help="read one string per line from file F")
+    parser.add_argument("--form", choices=_FORMS, default="auto",
+                        help="read the text as this form instead of guessing (default auto)")
+    parser.add_argument("--policy", choices=("default", "command"), default="default",
+                        help="default: qmonexec's save/restore/command shapes; command: any "
+                             "single command whose words are all literal")
+    parser.add_argument("--allow-program", action="append", default=[], metavar="NAME",
+                        help="also allow this bare program name (as a compressor stage or the "
+                             "single command); repeatable")
+    parser.add_argument("--strict-text", action="store_true",
+                        help="refuse control characters and non-ASCII text even inside single "
+                             "quotes (by default they are warnings)")
+    parser.add_argument("--offset", type=size, metavar="N",
+                        help="require dd's seek/skip times its block size to equal N bytes")
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``check`` and ``explain`` commands."""
+    check = subparsers.add_parser(
+        "check", help="prove shell strings / exec: URIs safe (exit 0) or not (exit 1)",
+        description="Validate a shell string, an exec: URI, a QMP migrate command or an HMP "
+                    "migrate line against an allow-list of the shapes qmonexec renders. "
+                    "Exit status: 0 safe, 1 unsafe, 2 usage error.",
+        epilog=_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_common(check)
+    check.add_argument("--json", action="store_true",
+                       help="print the verdict as JSON (a list of {line, verdict} for several)")
+    check.set_defaults(handler=_run_check)
+
+    explain = subparsers.add_parser(
+        "explain", help="review view: layers, decoded argv, redirections, findings with carets",
+        description="Show what the validator sees in a string: the layers peeled, each command "
+                    "with its argv decoded, each redirection, and each finding under the "
+                    "column it points at. Exit status as for check.",
+        epilog=_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_common(explain)
+    explain.set_defaults(handler=_run_explain)
+
+
+def _policy(args: argparse.Namespace) -> Policy:
+    from ..shell import Policy
+
+    policy = Policy.command() if args.policy == "command" else Policy.default()
+    if args.allow_program:
+        policy = policy.allowing_commands(*args.allow_program)
+    if args.offset is not None:
+        policy = policy.expecting_offset(args.offset)
+    if args.strict_text:
+        policy = policy.strict_text()
+    return policy
+
+
+def _lines(data: bytes) -> list[tuple[int, str]]:
+    text = data.decode("utf-8", "surrogateescape")
+    return [(k, line) for k, line in enumerate(text.split("\n"), 1) if line.strip(" \t")]
+
+
+def _inputs(args: argparse.Namespace) -> tuple[list[tuple[int, str]], bool]:
+    """The strings to check, with line numbers, and whether they came from lines of input."""
+    from . import UsageError
+
+    if args.file is not None and args.string is not None:
+        raise UsageError("give either STRING (or '-') or --file F, not both")
+    if args.file is not None:
+        try:
+            with open(args.file, "rb") as handle:
+                data = handle.read()
+        except OSError as exc:
+            raise InputError(f"cannot read {args.file!r}: {exc.strerror}") from None
+        return _lines(data), True
+    if args.string is None:
+        raise UsageError("give the STRING to check, '-' for standard input, or --file F")
+    if args.string == "-":
+        return _lines(sys.stdin.buffer.read()), True
+    return [(0, args.string)], False
+
+
+def _verdicts(args: argparse.Namespace) -> tuple[list[tuple[int, Verdict]], bool]:
+    from ..shell import check
+
+    inputs, many = _inputs(args)
+    policy = _policy(args)
+    return [(k, check(text, policy, form=args.form)) for k, text in inputs], many
+
+
+def _summary(verdict: Verdict) -> list[str]:
+    if verdict.ok:
+        out = [f"safe: {verdict.shape}"]
+    else:
+        out = [f"unsafe: {len(verdict.errors)} error{'s' * (len(verdict.errors) != 1)}"]
+    out += [f"  {f}" for f in verdict.findings]
+    return out
+
+
+def _write(text: str) -> None:
+    sys.stdout.flush()
+    sys.stdout.buffer.write(text.encode("utf-8", "surrogateescape"))
+    sys.stdout.buffer.flush()
+
+
+def _run_check(args: argparse.Namespace) -> int:
+    import json
+
+    verdicts, many = _verdicts(args)
+    if args.json:
+        if many:
+            data: Any = [{"line": k, "verdict": v.to_dict()} for k, v in verdicts]
+        else:
+            data = verdicts[0][1].to_dict()
+        _write(json.dumps(data, indent=2, ensure_ascii=True) + "\n")
+    else:
+        out: list[str] = []
+        for k, verdict in verdicts:
+            lines = _summary(verdict)
+            if many:
+                lines[0] = f"line {k}: {lines[0]}"
+            out += lines
+        if many and not verdicts:
+            out.append("no strings to check")
+        _write("\n".join(out) + "\n")
+    return 0 if all(v.ok for _k, v in verdicts) else 1
+
+
+def _run_explain(args: argparse.Namespace) -> int:
+    from ..shell.explain import explain
+
+    verdicts, many = _verdicts(args)
+    parts = []
+    for k, verdict in verdicts:
+        text = explain(verdict)
+        parts.append(f"=== line {k} ===\n{text}" if many else text)
+    _write("\n".join(parts) if parts else "no strings to check\n")
+    return 0 if all(v.ok for _k, v in verdicts) else 1
