@@ -32,13 +32,15 @@ def test_save_inspect_restore(loaded_vm: Callable[..., QemuVM], tmp_path: Path,
     assert status == 0, err
     assert err == ""  # not a terminal: no progress display
     size = target.stat().st_size
-    assert out.startswith(f"saved {size} bytes to {target} (4096 header + {size - 4096} stream)")
+    # The stream starts at a 64 KiB boundary (qmonexec.image.STREAM_ALIGNMENT).
+    assert out.startswith(f"saved {size} bytes to {target} (65536 header + {size - 65536} "
+                          "stream)")
     assert "VM now postmigrate" in out
 
     status, out, err = run(capsys, "inspect", str(target))
     assert status == 0
     assert "state          complete" in out and "compression    gzip" in out
-    assert f"stream_length  {size - 4096}" in out and '{"vm": "web1"}' in out
+    assert f"stream_length  {size - 65536}" in out and '{"vm": "web1"}' in out
     status, out, err = run(capsys, "inspect", "--json", str(target))
     info = json.loads(out)
     assert info["state"] == "complete" and info["metadata"] == {"vm": "web1"}
@@ -48,7 +50,7 @@ def test_save_inspect_restore(loaded_vm: Callable[..., QemuVM], tmp_path: Path,
     status, out, err = run(capsys, "restore", "--qmp", str(destination.qmp_path), str(target),
                            "--then", "pause")
     assert status == 0, err
-    assert out.startswith(f"restored {target} (gzip, stream at byte 4096)")
+    assert out.startswith(f"restored {target} (gzip, stream at byte 65536)")
 
 
 def test_inspect_of_a_damaged_image(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from qmonexec.build import policy_for
-from qmonexec.image import IncompleteImageError, encode_header, read_header
+from qmonexec.image import STREAM_ALIGNMENT, IncompleteImageError, encode_header, read_header
 from qmonexec.save import SaveError, save
 from qmonexec.spec import Compression
 
@@ -230,9 +230,9 @@ def test_interrupt_cancels(signum: int, loaded_vm: Callable[..., QemuVM],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
     try:
         # QMP serves one client at a time, so watch the file: the stream has begun
-        # once it grows past the header.
+        # once it grows past the header (64 KiB: qmonexec.image.STREAM_ALIGNMENT).
         deadline = time.monotonic() + 20
-        while not (target.exists() and target.stat().st_size > 8192):
+        while not (target.exists() and target.stat().st_size > STREAM_ALIGNMENT + 4096):
             assert time.monotonic() < deadline and process.poll() is None, process.communicate()
             time.sleep(0.05)
         process.send_signal(signum)
