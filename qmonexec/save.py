@@ -626,11 +626,21 @@ def _run_save(client: QMPClient, target: str | bytes, head: bytes, header: Image
 
         try:
             fd = os.open(target, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
                 raise InputError(f"the target {_show(target)} is not a regular file")
-            os.pwrite(fd, head, 0)
+            view = memoryview(head)
+            while view:
+                view = view[os.pwrite(fd, view, len(head) - len(view)):]
             os.ftruncate(fd, offset)
-            os.fsync(fd)
+            if info.st_size > 0:
+                # Over an older file (perhaps a complete image), the partial header must be
+                # on disk before the stream overwrites the old data, or a crash could leave
+                # a complete-looking header in front of a mix of old and new bytes.  A new
+                # or empty file cannot hold a complete header until finalize_header writes
+                # one after the final fsync, so it needs none here: on a busy ext4 this
+                # fsync waited 50-550 ms for a journal commit of other files' data.
+                os.fsync(fd)
         except OSError as exc:
             raise SaveError("header", f"cannot write the header to {_show(target)}: "
                             f"{exc.strerror or exc}", target=target) from None
