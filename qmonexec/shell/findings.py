@@ -211,7 +211,9 @@ CODE_INFO: dict[Code, CodeInfo] = {
     Code.SUBSHELL: CodeInfo(_E, _ALL, "a ( ) subshell"),
     Code.ASSIGNMENT: CodeInfo(_E, _ALL, "a variable assignment"),
     Code.COMMAND_NOT_ALLOWED: CodeInfo(_E, _ALL, "a program the policy does not allow"),
-    Code.EVALUATES_CODE: CodeInfo(_E, _ALL, "a builtin that runs its arguments as shell code"),
+    Code.EVALUATES_CODE: CodeInfo(
+        _E, _ALL, "a builtin that runs its arguments as shell code (or as arithmetic)"
+    ),
     Code.OPTION_NOT_ALLOWED: CodeInfo(_E, _ALL, "an option the policy does not allow"),
     Code.UNEXPECTED_ARGUMENT: CodeInfo(_E, _ALL, "an argument the shape does not have"),
     Code.UNEXPECTED_SHAPE: CodeInfo(_E, _ALL, "the command is none of the allowed shapes"),

@@ -20,9 +20,11 @@ or :meth:`Policy.command` with the ``allowing_*``/``expecting_*`` methods.
 from __future__ import annotations
 
 __all__ = [
+    "ARITHMETIC_BUILTINS",
     "COMPRESSORS",
     "EVALUATING",
     "GENERIC_RULE",
+    "RUNS_CODE",
     "Policy",
     "ProgramRule",
     "dd_block_sizes_message",
@@ -151,7 +153,24 @@ COMPRESSORS: Mapping[str, ProgramRule] = {
 GENERIC_RULE = ProgramRule(any_argument=True)
 
 #: Builtins that run their arguments as shell code (refused even by Policy.command()).
-EVALUATING = frozenset({"eval", ".", "source", "trap", "alias", "fc", "builtin", "command"})
+RUNS_CODE = frozenset({"eval", ".", "source", "trap", "alias", "fc", "builtin", "command"})
+
+#: Builtins that evaluate an argument as an arithmetic expression or a variable name with an
+#: array subscript, where ``a[$(cmd)]`` runs ``cmd``.  Measured with the argument
+#: ``'a[$(touch F)]'`` (F created): let, declare, typeset, read, printf, test in bash (also
+#: --posix); typeset, export, readonly, unset, read, test, [, getopts, shift, integer, ulimit,
+#: local in mksh; declare, typeset, export, read, printf, local in zsh (also as sh); export,
+#: readonly, unset, read, test, [, getopts, shift, local in posh.  Relatives that take names
+#: or numbers the same way are listed too.  The program of the same name runs when it is
+#: given by its absolute path (``/usr/bin/test``).
+ARITHMETIC_BUILTINS = frozenset({
+    "let", "declare", "typeset", "export", "readonly", "unset", "read", "printf", "print",
+    "test", "[", "getopts", "shift", "integer", "float", "ulimit", "local", "mapfile",
+    "readarray", "wait", "exit", "return", "kill", "umask", "setvar", "nameref", "sleep",
+})  # fmt: skip
+
+#: Bare command names refused even by Policy.command(): their arguments escape validation.
+EVALUATING = RUNS_CODE | ARITHMETIC_BUILTINS
 
 
 @dataclass(frozen=True)
@@ -348,12 +367,22 @@ class _Checker:
         if name == ":" and "save" in policy.shapes:
             return
         if policy.any_command:
-            if name in EVALUATING:
+            if name in RUNS_CODE:
                 self.add(
                     Code.EVALUATES_CODE,
                     offset,
                     f"{name!r} runs its arguments as shell code, so they escape validation: "
                     "run the program itself",
+                    length=len(name),
+                )
+            elif name in ARITHMETIC_BUILTINS:
+                self.add(
+                    Code.EVALUATES_CODE,
+                    offset,
+                    f"{name!r} is a builtin in some shells that evaluates an argument as "
+                    "arithmetic or as a variable name, where 'a[$(cmd)]' runs cmd (bash, "
+                    "mksh, zsh, posh), so the arguments escape validation: give the program's "
+                    f"absolute path (for example /usr/bin/{name}) to run the program instead",
                     length=len(name),
                 )
             elif "/" in name and not name.startswith("/"):
