@@ -330,6 +330,8 @@ def make_blob(path: Path, size: int, seed: int) -> None:
             chunk = min(left, 16 * MIB)
             handle.write(rng.randbytes(chunk))
             left -= chunk
+        handle.flush()
+        os.fsync(handle.fileno())  # its writeback must not land in the first timed round
 
 
 SAVE: dict[str, Callable[[QMPClient, Path], tuple[float, dict[str, Any]]]] = {
@@ -354,14 +356,19 @@ def warm_up(workdir: Path) -> None:
 
 
 def run_size(memory: int, rounds: int, workdir: Path, sockdir: Path, seed: int,
-             log: Callable[[str], None]) -> list[Run]:
-    """All rounds for one guest size."""
+             log: Callable[[str], None], warmup: int = 1) -> list[Run]:
+    """All rounds for one guest size, after ``warmup`` untimed (but checked) rounds.
+
+    Round ``i`` runs qmonexec first when ``i`` is even: with an even number of rounds each
+    method is first equally often (the second restore of a round was often slower here).
+    """
     blob = workdir / f"ram-{memory // MIB}M.bin"
     make_blob(blob, memory - LOAD_ADDR - TOP_GAP, seed)
     runs: list[Run] = []
     try:
-        for index in range(rounds):
+        for index in range(-warmup, rounds):
             order = METHODS if index % 2 == 0 else METHODS[::-1]
+            label = "warm-up " if index < 0 else f"round {index}"
             files = {"qmonexec": workdir / "image.qmx", "bare": workdir / "image.bare"}
             for path in files.values():
                 with contextlib.suppress(FileNotFoundError):
@@ -374,7 +381,7 @@ def run_size(memory: int, rounds: int, workdir: Path, sockdir: Path, seed: int,
                         _wait_stable(files["bare"])  # let a lagging cat finish before the kill
                 infos[method] = info
                 runs.append(Run(memory, index, "save", method, seconds, position, info))
-                log(f"{memory // MIB} MiB round {index} save    {method:8s} {seconds:7.3f} s")
+                log(f"{memory // MIB} MiB {label} save    {method:8s} {seconds:7.3f} s")
             lengths = check_saves(files["qmonexec"], files["bare"], infos["qmonexec"],
                                   blob.stat().st_size)
             for run in runs[-2:]:
@@ -384,9 +391,11 @@ def run_size(memory: int, rounds: int, workdir: Path, sockdir: Path, seed: int,
                     seconds, info = RESTORE[method](client, files[method])
                     check_restored(client, blob, workdir, seed + index)
                 runs.append(Run(memory, index, "restore", method, seconds, position, info))
-                log(f"{memory // MIB} MiB round {index} restore {method:8s} {seconds:7.3f} s")
+                log(f"{memory // MIB} MiB {label} restore {method:8s} {seconds:7.3f} s")
             for path in files.values():
                 path.unlink()
+            if index < 0:
+                del runs[-4:]  # a warm-up round: checked, not counted
     finally:
         with contextlib.suppress(FileNotFoundError):
             blob.unlink()
@@ -477,7 +486,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="256M,1G", help="guest RAM sizes (default 256M,1G)")
-    parser.add_argument("--rounds", type=int, default=5, help="rounds per size (default 5)")
+    parser.add_argument("--rounds", type=int, default=6,
+                        help="rounds per size (default 6; even: each method first as often)")
+    parser.add_argument("--warmup", type=int, default=1,
+                        help="untimed rounds per size first (default 1)")
     parser.add_argument("--rounds-large", type=int, default=None,
                         help="rounds for sizes of 1G and more (default: --rounds)")
     parser.add_argument("--dir", type=Path, default=Path("/var/tmp"),
@@ -505,7 +517,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.rounds_large is not None and memory >= GIB:
                 rounds = args.rounds_large
             runs += run_size(memory, rounds, workdir, sockdir, args.seed,
-                             lambda text: print(text, flush=True))
+                             lambda text: print(text, flush=True), warmup=args.warmup)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
         shutil.rmtree(sockdir, ignore_errors=True)
