@@ -8,9 +8,19 @@ validator accepts, and raise :class:`~qmonexec.errors.UnsafeCommandError`
 
 from __future__ import annotations
 
-__all__ = ["command_uri", "policy_for", "restore_uri", "save_uri", "validate"]
+__all__ = [
+    "Built",
+    "build_command",
+    "build_restore",
+    "build_save",
+    "command_uri",
+    "policy_for",
+    "restore_uri",
+    "save_uri",
+    "validate",
+]
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from .errors import UnsafeCommandError
 from .render import render_command, render_restore, render_save
@@ -37,26 +47,31 @@ def validate(uri: str, policy: Policy) -> Verdict:
 
     verdict = check(uri, policy)
     if not verdict.ok:
-        reasons = "; ".join(f"{f.code.value}: {f.message}" for f in verdict.findings)
+        reasons = "; ".join(f"{f.code.value}: {f.message}" for f in verdict.errors)
         raise UnsafeCommandError(f"rendered URI failed validation: {reasons}", verdict=verdict)
     return verdict
 
 
-def save_uri(spec: SaveSpec, policy: Policy | None = None) -> str:
+class Built(NamedTuple):
+    """A rendered URI and the verdict that let it through (its warnings are worth showing)."""
+
+    uri: str
+    verdict: Verdict
+
+
+def build_save(spec: SaveSpec, policy: Policy | None = None) -> Built:
     """Render the save URI for ``spec`` and validate it (default policy plus its compressor)."""
     uri = render_save(spec)
-    validate(uri, policy or policy_for(spec.compression))
-    return uri
+    return Built(uri, validate(uri, policy or policy_for(spec.compression)))
 
 
-def restore_uri(spec: RestoreSpec, policy: Policy | None = None) -> str:
+def build_restore(spec: RestoreSpec, policy: Policy | None = None) -> Built:
     """Render the restore URI for ``spec`` and validate it."""
     uri = render_restore(spec)
-    validate(uri, policy or policy_for(spec.compression))
-    return uri
+    return Built(uri, validate(uri, policy or policy_for(spec.compression)))
 
 
-def command_uri(spec: CommandSpec, policy: Policy | None = None) -> str:
+def build_command(spec: CommandSpec, policy: Policy | None = None) -> Built:
     """Render the command URI for ``spec`` and validate it.
 
     Without a policy, any single command whose words are all literal is
@@ -65,5 +80,19 @@ def command_uri(spec: CommandSpec, policy: Policy | None = None) -> str:
     from .shell import Policy
 
     uri = render_command(spec)
-    validate(uri, policy or Policy.command())
-    return uri
+    return Built(uri, validate(uri, policy or Policy.command()))
+
+
+def save_uri(spec: SaveSpec, policy: Policy | None = None) -> str:
+    """The validated save URI for ``spec`` (see :func:`build_save`)."""
+    return build_save(spec, policy).uri
+
+
+def restore_uri(spec: RestoreSpec, policy: Policy | None = None) -> str:
+    """The validated restore URI for ``spec`` (see :func:`build_restore`)."""
+    return build_restore(spec, policy).uri
+
+
+def command_uri(spec: CommandSpec, policy: Policy | None = None) -> str:
+    """The validated command URI for ``spec`` (see :func:`build_command`)."""
+    return build_command(spec, policy).uri
