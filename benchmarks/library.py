@@ -1,0 +1,188 @@
+"""Library benchmarks: render rate, validation rate, CLI start-up, validator scaling.
+
+Run by hand (never in CI):  .venv/bin/python benchmarks/library.py [--quick]
+
+Figures go to stdout as a table and to benchmarks/results/library.json; the
+method and the recorded figures are in docs/performance.md.  Ratios are taken
+within one run, alternating the compared commands, because this machine is noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from qmonexec.build import policy_for  # noqa: E402
+from qmonexec.render import render_save  # noqa: E402
+from qmonexec.shell import check  # noqa: E402
+from qmonexec.spec import SaveSpec, compression  # noqa: E402
+
+#: A typical save string of about 200 bytes (the validator target's input).
+TYPICAL = (
+    "exec:gzip -c | { dd bs=4096 seek=2 if=/dev/null && dd ibs=65536 obs=1048576; } "
+    "1<>'/var/lib/libvirt/qemu/save/guest-web-frontend-01 (nightly).img'"
+)
+
+
+def rate(fn: Callable[[], object], seconds: float) -> float:
+    """Calls per second of ``fn``: the best of five timed batches of about ``seconds``/5."""
+    n = 1
+    while True:  # find a batch size that takes ~20 ms
+        start = time.perf_counter()
+        for _ in range(n):
+            fn()
+        if time.perf_counter() - start > 0.02:
+            break
+        n *= 2
+    best = 0.0
+    for _ in range(5):
+        start = time.perf_counter()
+        for _ in range(n * max(1, int(seconds / 5 / 0.02))):
+            fn()
+        elapsed = time.perf_counter() - start
+        best = max(best, n * max(1, int(seconds / 5 / 0.02)) / elapsed)
+    return best
+
+
+def bench_render(seconds: float) -> dict[str, float]:
+    """URIs per second, each with a distinct target (no caching can help)."""
+    gz = compression("gzip")
+    counter = iter(range(10**9))
+
+    def one() -> str:
+        i = next(counter)
+        return render_save(SaveSpec(f"/var/lib/vm/guest {i}'s.img", offset=8192, compression=gz))
+
+    def render_only() -> str:
+        return render_save(spec)
+
+    spec = SaveSpec("/var/lib/vm/guest's.img", offset=8192, compression=gz)
+    return {"spec_and_render_per_s": rate(one, seconds), "render_per_s": rate(render_only, seconds)}
+
+
+def bench_validate(seconds: float) -> dict[str, float]:
+    """Validations per second of the typical ~200-byte save string, and bashlex if installed."""
+    policy = policy_for(compression("gzip"))
+    assert check(TYPICAL, policy).ok, check(TYPICAL, policy)
+    out = {
+        "bytes": float(len(TYPICAL)),
+        "validate_per_s": rate(lambda: check(TYPICAL, policy), seconds),
+    }
+    try:
+        import bashlex  # type: ignore[import-not-found]
+    except ImportError:
+        out["bashlex_per_s"] = float("nan")
+    else:
+        shell = TYPICAL.removeprefix("exec:")
+        out["bashlex_per_s"] = rate(lambda: bashlex.parse(shell), seconds)
+        out["ratio_vs_bashlex"] = out["validate_per_s"] / out["bashlex_per_s"]
+    return out
+
+
+def bench_scaling() -> list[dict[str, float]]:
+    """Validation time of hostile inputs from 1 KiB to 1 MiB (should grow linearly)."""
+    rows = []
+    unit = "'a b'\"$(x)\"*{a,b}~=; `y` \\\n"
+    for size in (1 << 10, 1 << 13, 1 << 16, 1 << 18, 1 << 20):
+        text = "exec:dd if=/dev/null " + (unit * (size // len(unit) + 1))[:size]
+        start = time.perf_counter()
+        verdict = check(text)
+        elapsed = time.perf_counter() - start
+        rows.append(
+            {
+                "bytes": float(size),
+                "seconds": elapsed,
+                "ok": float(verdict.ok),
+                "us_per_kib": elapsed / (size / 1024) * 1e6,
+            }
+        )
+    return rows
+
+
+def _median_run(argv: list[str], rounds: int) -> list[float]:
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def bench_startup(rounds: int) -> dict[str, float]:
+    """``qmonexec uri save ...`` wall time vs ``python3 -c 'import jinja2'``, alternated."""
+    python = sys.executable
+    cli = [
+        python,
+        "-m",
+        "qmonexec",
+        "uri",
+        "save",
+        "/var/lib/vm/guest.img",
+        "--offset",
+        "8192",
+        "--compress",
+        "gzip",
+    ]
+    base = [python, "-c", "import jinja2"]
+    cli_t: list[float] = []
+    base_t: list[float] = []
+    for _ in range(rounds):
+        cli_t += _median_run(cli, 1)
+        base_t += _median_run(base, 1)
+    c, b = statistics.median(cli_t), statistics.median(base_t)
+    return {"cli_median_s": c, "import_jinja2_median_s": b, "ratio": c / b}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="shorter runs, for a smoke test")
+    args = parser.parse_args()
+    seconds = 0.5 if args.quick else 3.0
+    rounds = 5 if args.quick else 31
+    results = {
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+        },
+        "render": bench_render(seconds),
+        "validate": bench_validate(seconds),
+        "scaling": bench_scaling(),
+        "startup": bench_startup(rounds),
+    }
+    out_dir = ROOT / "benchmarks" / "results"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "library.json").write_text(json.dumps(results, indent=2))
+    r, v, s = results["render"], results["validate"], results["startup"]
+    print(f"render (spec + template), distinct targets: {r['spec_and_render_per_s']:>10,.0f} /s")
+    print(f"render (template only):                     {r['render_per_s']:>10,.0f} /s")
+    print(f"validate {v['bytes']:.0f}-byte save string:          {v['validate_per_s']:>10,.0f} /s")
+    print(
+        f"bashlex parse of the same string:           {v['bashlex_per_s']:>10,.0f} /s"
+        + (f"  (validator is {v['ratio_vs_bashlex']:.0f}x)" if "ratio_vs_bashlex" in v else "")
+    )
+    for row in results["scaling"]:
+        print(
+            f"validate {row['bytes'] / 1024:>6.0f} KiB hostile: {row['seconds'] * 1000:8.1f} ms"
+            f"  ({row['us_per_kib']:.1f} us/KiB, ok={bool(row['ok'])})"
+        )
+    print(
+        f"start-up: qmonexec uri save {s['cli_median_s'] * 1000:.1f} ms, "
+        f"import jinja2 {s['import_jinja2_median_s'] * 1000:.1f} ms, ratio {s['ratio']:.2f}x"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
