@@ -62,6 +62,12 @@ def print_word(word: Word) -> str:
 _RESERVED = RESERVED_WORDS | {"{", "}", "!"}
 
 
+def _ends_in_backslash(word: Word) -> bool:
+    """Whether ``word`` ends in an unquoted lone backslash (only possible at the end of input)."""
+    parts = word.parts
+    return bool(parts) and type(parts[-1]) is Lit and parts[-1].text.endswith("\\")
+
+
 def _redirect(r: Redirect) -> str:
     return f"{'' if r.fd is None else r.fd}{r.op}{print_word(r.target)}"
 
@@ -70,6 +76,10 @@ def _command(cmd: Command) -> str:
     if isinstance(cmd, SimpleCommand):
         words = [print_word(a.word) for a in cmd.assignments]
         redirects = [_redirect(r) for r in cmd.redirects]
+        tail = cmd.words[-1] if cmd.words else cmd.assignments[-1].word if cmd.assignments else None
+        if tail is not None and _ends_in_backslash(tail):
+            # a bare backslash can only end the input: nothing may be printed after it
+            return " ".join(redirects + words + [print_word(w) for w in cmd.words])
         first = cmd.words[0].literal_text() if cmd.words else None
         if not cmd.assignments and first is not None and (first in _RESERVED):
             # after a redirection, '{' '}' '!' and reserved words are plain words
