@@ -33,7 +33,6 @@ __all__ = [
 
 import contextlib
 import os
-import re
 import shutil
 import stat
 import tempfile
@@ -42,7 +41,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
-from .errors import InputError, QmonexecError
+from .errors import InputError
 from .image import (
     MAGIC,
     STREAM_ALIGNMENT,
@@ -57,7 +56,13 @@ from .image import (
     raw_header,
     read_header,
 )
+from .procfs import read_position
+from .programs import find_program
+from .progress import Meter, Progress
+from .save_errors import RestoreError, SaveError, VMStateError
 from .spec import COMPRESSIONS, Compression, RestoreSpec, SaveSpec, compression, profile
+from .stages import STAGES, Stages, StageState, dd_bytes, describe_failure
+from .target import alias, check_target, is_plain, private_dir, show
 
 if TYPE_CHECKING:
     from .qmp import MigrationStatus, QMPClient
@@ -66,9 +71,6 @@ if TYPE_CHECKING:
 #: ``max-bandwidth`` set for a save unless the caller gives one: 1 TiB/s, i.e. no limit.
 #: QEMU's default (128 MiB/s) is meant for the network, not a local file.
 DEFAULT_BANDWIDTH = 1 << 40
-
-#: Pipeline stages of the stage-status form, upstream first.
-STAGES = ("compress", "write")
 
 Then = Literal["pause", "resume", "quit"]
 #: Longest pause between two ``query-migrate`` polls (progress, a failed stage).  A
@@ -88,67 +90,6 @@ _EXPLAIN_WAIT = 5.0
 _QUIET_QEMU = 24 * 3600.0
 #: After a cancel, how long to wait for the pipeline to go away before cleaning up.
 _SETTLE_WAIT = 5.0
-
-
-class SaveError(QmonexecError):
-    """A save failed; ``stage`` names the step or pipeline stage that failed.
-
-    ``header`` is the (partial) header left at byte 0 of the target, or
-    ``None`` when nothing was written.  ``detail`` is the stage's own error
-    text (its stderr) when there is one.
-    """
-
-    exit_code = 1
-
-    def __init__(self, stage: str, message: str, *, detail: str = "",
-                 header: ImageHeader | None = None, target: str | bytes | None = None) -> None:
-        super().__init__(f"save failed in stage {stage!r}: {message}")
-        self.stage = stage
-        self.detail = detail
-        self.header = header
-        self.target = target
-
-
-class RestoreError(QmonexecError):
-    """A restore failed after QEMU was asked to read the image; ``stage`` names the step."""
-
-    exit_code = 1
-
-    def __init__(self, stage: str, message: str) -> None:
-        super().__init__(f"restore failed in stage {stage!r}: {message}")
-        self.stage = stage
-
-
-class VMStateError(InputError):
-    """QEMU is in a state that does not allow the requested operation (``status`` holds it)."""
-
-    def __init__(self, message: str, *, status: str) -> None:
-        super().__init__(message, value=status)
-        self.status = status
-
-
-@dataclass(frozen=True)
-class Progress:
-    """One progress report.
-
-    ``phase``: ``"migrate"`` (QEMU is sending), ``"flush"`` (QEMU is done, the
-    pipeline is still writing), ``"restore"``.  ``done``/``total``: bytes of
-    guest RAM processed / in all (for a restore: bytes of the image read / its
-    size), ``sent``: bytes QEMU put into the stream, ``rate``: stream bytes per
-    second lately (restore: image bytes read per second), ``eta``: seconds
-    left, estimated; each ``None`` when unknown.
-    ``on_disk``: bytes of stream in the file so far (save only).
-    """
-
-    phase: str
-    status: str
-    elapsed: float
-    done: int | None = None
-    total: int | None = None
-    sent: int | None = None
-    rate: float | None = None
-    eta: float | None = None
-    on_disk: int | None = None
 
 
 @dataclass(frozen=True)
@@ -194,29 +135,6 @@ class RestoreResult:
 
 # --------------------------------------------------------------------------- helpers
 
-def _show(path: str | bytes) -> str:
-    return repr(os.fsdecode(path))
-
-
-def find_program(argv0: str, what: str) -> str:
-    """Return the path of ``argv0`` as the shell would find it, or raise :class:`InputError`.
-
-    We search our own ``PATH``; QEMU runs the pipeline with its environment,
-    which is normally the same when both run as the same user.
-    """
-    if "/" in argv0:
-        if os.path.isfile(argv0) and os.access(argv0, os.X_OK):
-            return argv0
-        raise InputError(f"the {what} {argv0!r} does not exist or is not executable", value=argv0)
-    found = shutil.which(argv0)
-    if found is None:
-        package = {"xz": "xz-utils"}.get(argv0, argv0)
-        raise InputError(
-            f"the {what} {argv0!r} is not installed (not found on PATH): install it (Debian "
-            f"package {package}) or choose another format", value=argv0)
-    return found
-
-
 def _resolve_compression(value: str | Compression | None) -> Compression | None:
     if value is None or isinstance(value, str):
         return compression(value)
@@ -256,228 +174,6 @@ def _vm_status(qmp: QMPClient) -> str:
     answer = qmp.execute("query-status")
     status = answer.get("status") if isinstance(answer, dict) else None
     return status if isinstance(status, str) else "unknown"
-
-
-def _pipeline_pids(needle: bytes) -> list[int] | None:
-    """Pids whose command line contains ``needle``; ``None`` when /proc cannot tell."""
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return None
-    pids = []
-    me = os.getpid()
-    for entry in entries:
-        if not entry.isdigit() or int(entry) == me:
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as handle:
-                if needle in handle.read():
-                    pids.append(int(entry))
-        except OSError:
-            continue
-    return pids
-
-
-def _plain(path: str | bytes) -> bool:
-    """Whether ``path`` is printable ASCII only (what the default validator policy accepts)."""
-    data = os.fsencode(path)
-    return all(0x20 <= byte < 0x7F for byte in data)
-
-
-def _private_dir(parent: str | bytes) -> str | bytes:
-    """A new directory only we can use, inside ``parent``."""
-    if isinstance(parent, bytes):
-        return tempfile.mkdtemp(prefix=b".qmonexec-", dir=parent)
-    return tempfile.mkdtemp(prefix=".qmonexec-", dir=parent)
-
-
-def _alias(work_dir: str | bytes, path: str | bytes) -> str | bytes:
-    """``path`` itself when its name is plain ASCII, else a symlink to it in ``work_dir``.
-
-    The validator refuses newlines, other control characters and non-ASCII
-    text inside a command (invisible in review; yash in the C locale runs
-    nothing), and QMP cannot carry bytes that are not UTF-8.  A symlink with a
-    plain name in our private directory lets such a file be saved or restored
-    with a command string that stays reviewable.  The directory holding the
-    file must have a plain name itself (the private directory lives there).
-    """
-    if _plain(os.path.basename(path)):
-        return path
-    link = os.path.join(os.fsencode(work_dir), b"image")
-    os.symlink(os.fsencode(path), link)
-    return link if isinstance(path, bytes) else os.fsdecode(link)
-
-
-def _check_target(target: str | bytes, qmp_socket: str | None) -> None:
-    parent = os.path.dirname(target) or (b"/" if isinstance(target, bytes) else "/")
-    if not os.path.isdir(parent):
-        raise InputError(f"the directory of the target, {_show(parent)}, does not exist",
-                         value=target)
-    if os.path.isdir(target):
-        raise InputError(f"the target {_show(target)} is a directory; give a file name inside it",
-                         value=target)
-    try:
-        info: os.stat_result | None = os.stat(target)
-    except FileNotFoundError:
-        info = None
-    except OSError as exc:
-        raise SaveError("target", f"cannot inspect {_show(target)}: {exc.strerror}",
-                        target=target) from None
-    if qmp_socket is not None:
-        same = os.path.abspath(os.fsdecode(target)) == os.path.abspath(qmp_socket)
-        with contextlib.suppress(OSError):
-            sock = os.stat(qmp_socket)
-            same = same or (info is not None and (info.st_dev, info.st_ino)
-                            == (sock.st_dev, sock.st_ino))
-        if same:
-            raise InputError(f"the target {_show(target)} is the QMP socket; choose another file",
-                             value=target)
-    if info is not None and not stat.S_ISREG(info.st_mode):
-        raise InputError(f"the target {_show(target)} exists and is not a regular file "
-                         "(a socket, device or pipe); choose another file", value=target)
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise SaveError("target", f"the directory {_show(parent)} is not writable "
-                        f"({_access_reason(parent)})", target=target)
-    if info is not None and not os.access(target, os.W_OK):
-        raise SaveError("target", f"the existing file {_show(target)} is not writable "
-                        f"({_access_reason(target)})", target=target)
-
-
-def _access_reason(path: str | bytes) -> str:
-    try:
-        if os.statvfs(path).f_flag & os.ST_RDONLY:
-            return "read-only file system"
-    except OSError as exc:
-        return exc.strerror or str(exc)
-    return "permission denied"
-
-
-# --------------------------------------------------------------------------- stage status
-
-@dataclass(frozen=True)
-class _StageState:
-    name: str
-    state: Literal["ok", "failed", "running"]
-    err: str
-
-
-class _Stages:
-    """The status directory and what each stage recorded in it."""
-
-    def __init__(self, directory: str | bytes, names: tuple[str, ...]) -> None:
-        self.directory = directory
-        self.names = names
-
-    def _path(self, name: str, suffix: str) -> str | bytes:
-        if isinstance(self.directory, bytes):
-            return os.path.join(self.directory, f"{name}.{suffix}".encode())
-        return os.path.join(self.directory, f"{name}.{suffix}")
-
-    def read(self) -> list[_StageState]:
-        states = []
-        for name in self.names:
-            if os.path.exists(self._path(name, "failed")):
-                state: Literal["ok", "failed", "running"] = "failed"
-            elif os.path.exists(self._path(name, "ok")):
-                state = "ok"
-            else:
-                state = "running"
-            states.append(_StageState(name, state, self.err(name)))
-        return states
-
-    def err(self, name: str) -> str:
-        try:
-            with open(self._path(name, "err"), "rb") as handle:
-                return handle.read(64 << 10).decode("utf-8", "replace").strip()
-        except OSError:
-            return ""
-
-    def culprit(self) -> _StageState | None:
-        """The failed stage to blame: the most downstream one.
-
-        When a downstream stage dies, the stages feeding it fail too (broken
-        pipe); when an upstream one dies, downstream stages just see the end of
-        their input and succeed.  So the last failed stage is the cause.
-        """
-        failed = [s for s in self.read() if s.state == "failed"]
-        return failed[-1] if failed else None
-
-    def alive(self) -> bool | None:
-        """Whether any process of the pipeline still runs (``None``: cannot tell)."""
-        pids = _pipeline_pids(os.fsencode(self.directory))
-        return None if pids is None else bool(pids)
-
-
-def _dd_bytes(err: str) -> int | None:
-    counts = re.findall(r"^(\d+) bytes", err, flags=re.MULTILINE)
-    return int(counts[-1]) if counts else None
-
-
-_DD_STATISTICS = re.compile(r"^(\d+\+\d+ records (in|out)|\d+ bytes .*copied.*)$")
-
-
-def _error_lines(err: str) -> str:
-    """A stage's stderr without dd's transfer statistics, joined on one line."""
-    lines = [line.strip() for line in err.splitlines()]
-    kept = [line for line in lines if line and not _DD_STATISTICS.match(line)]
-    return "; ".join(kept)
-
-
-def _describe_failure(stage: _StageState, argv: dict[str, tuple[str, ...]],
-                      target: str | bytes) -> str:
-    program = " ".join(argv.get(stage.name, ()))
-    what = f"{stage.name} ({program})" if program else stage.name
-    text = f"the {what} stage exited with a non-zero status"
-    message = _error_lines(stage.err)
-    if message:
-        text += f": {message}"
-    else:
-        text += " and left no error text"
-    if stage.name == "write":
-        with contextlib.suppress(OSError):
-            fs = os.statvfs(os.path.dirname(target) or "/")
-            if fs.f_bavail == 0:
-                text += f" (the file system holding {_show(target)} is full)"
-    return text
-
-
-# --------------------------------------------------------------------------- progress
-
-class _Meter:
-    """Turns successive statuses into :class:`Progress` with a rate and an ETA.
-
-    The rate is what QEMU puts into the stream per second over the last few
-    seconds (what ``max-bandwidth`` limits).  The ETA divides the RAM still
-    to go by the average pace since the start: zero pages cost QEMU almost
-    nothing, so a short window over a stretch of real data would predict
-    far too long a wait for a mostly empty guest.
-    """
-
-    def __init__(self, phase: str, callback: Callable[[Progress], None] | None) -> None:
-        self.phase = phase
-        self.callback = callback
-        self.start = time.monotonic()
-        self.window: list[tuple[float, int]] = []
-
-    def report(self, status: str, done: int | None, total: int | None, *,
-               sent: int | None = None, on_disk: int | None = None,
-               phase: str | None = None) -> None:
-        if self.callback is None:
-            return
-        now = time.monotonic()
-        rate = eta = None
-        flow = sent if sent is not None else done
-        if flow is not None:
-            self.window.append((now, flow))
-            while len(self.window) > 2 and now - self.window[0][0] > 3.0:
-                self.window.pop(0)
-            t0, f0 = self.window[0]
-            if now - t0 > 0.05 and flow >= f0:
-                rate = (flow - f0) / (now - t0)
-        if done is not None and total is not None and now - self.start > 0.05 and done > 0:
-            eta = max(0.0, (total - done) * (now - self.start) / done)
-        self.callback(Progress(phase or self.phase, status, now - self.start, done, total,
-                               sent, rate, eta, on_disk))
 
 
 # --------------------------------------------------------------------------- save
@@ -536,7 +232,7 @@ def save(
     raw_target = os.fspath(target)
     # SaveSpec checks absoluteness and NUL bytes; the offset is set below.
     SaveSpec(target=raw_target, compression=comp, profile=prof, block_size=block_size)
-    _check_target(raw_target, _socket_path(qmp))
+    check_target(raw_target, _socket_path(qmp))
     if comp is not None:
         find_program(comp.compress[0], "compressor")
     elif prof.cat_when_raw:
@@ -605,12 +301,12 @@ def _run_save(client: QMPClient, target: str | bytes, head: bytes, header: Image
     migrating = completed = False
     try:
         try:
-            work_dir = _private_dir(parent)
+            work_dir = private_dir(parent)
         except OSError as exc:
             raise SaveError("target", f"cannot create the status directory in "
-                            f"{_show(parent)}: {exc.strerror}", target=target) from None
+                            f"{show(parent)}: {exc.strerror}", target=target) from None
         status_dir = work_dir if proven else None
-        written_as = _alias(work_dir, target)
+        written_as = alias(work_dir, target)
         spec = SaveSpec(target=written_as, offset=offset, compression=comp,
                         profile=profile(profile_name), block_size=block_size,
                         status_dir=status_dir)
@@ -620,7 +316,7 @@ def _run_save(client: QMPClient, target: str | bytes, head: bytes, header: Image
         from .quoting import check_qmp_text
 
         check_qmp_text(uri, what="the save URI (the target name)")
-        stages = (_Stages(status_dir, STAGES if comp is not None else ("write",))
+        stages = (Stages(status_dir, STAGES if comp is not None else ("write",))
                   if status_dir is not None else None)
         argv = {"compress": spec.compress_argv or (), "write": ("dd",)}
 
@@ -628,7 +324,7 @@ def _run_save(client: QMPClient, target: str | bytes, head: bytes, header: Image
             fd = os.open(target, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
             info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode):
-                raise InputError(f"the target {_show(target)} is not a regular file")
+                raise InputError(f"the target {show(target)} is not a regular file")
             view = memoryview(head)
             while view:
                 view = view[os.pwrite(fd, view, len(head) - len(view)):]
@@ -642,7 +338,7 @@ def _run_save(client: QMPClient, target: str | bytes, head: bytes, header: Image
                 # fsync waited 50-550 ms for a journal commit of other files' data.
                 os.fsync(fd)
         except OSError as exc:
-            raise SaveError("header", f"cannot write the header to {_show(target)}: "
+            raise SaveError("header", f"cannot write the header to {show(target)}: "
                             f"{exc.strerror or exc}", target=target) from None
         if header is not None and encode_header(header) != head:  # pragma: no cover
             raise AssertionError("header encoding changed")
@@ -653,7 +349,7 @@ def _run_save(client: QMPClient, target: str | bytes, head: bytes, header: Image
         events_before = _enable_events(client)
         client.migrate(uri, policy=policy)
         migrating = True
-        meter = _Meter("migrate", progress)
+        meter = Meter("migrate", progress)
         final = _wait_completed(client, stages, argv, target, deadline, meter, fd, offset)
         migrating, completed = False, True
         _wait_stages(stages, argv, target, deadline, meter, fd, offset, final)
@@ -661,7 +357,7 @@ def _run_save(client: QMPClient, target: str | bytes, head: bytes, header: Image
         size = os.fstat(fd).st_size
         stream_length = size - offset
         if stages is not None and "write" in stages.names:
-            written = _dd_bytes(stages.err("write"))
+            written = dd_bytes(stages.err("write"))
             if written is not None and written != stream_length:
                 raise SaveError("write", f"dd reports {written} bytes written but the file "
                                 f"holds {stream_length} bytes after the header", target=target)
@@ -674,7 +370,7 @@ def _run_save(client: QMPClient, target: str | bytes, head: bytes, header: Image
                 finally:
                     os.close(dir_fd)
         except OSError as exc:
-            raise SaveError("fsync", f"fsync of {_show(target)} failed: {exc.strerror}",
+            raise SaveError("fsync", f"fsync of {show(target)} failed: {exc.strerror}",
                             target=target) from None
         seconds = time.monotonic() - started
         final_header: ImageHeader | None = None
@@ -684,7 +380,7 @@ def _run_save(client: QMPClient, target: str | bytes, head: bytes, header: Image
                     header, stream_length=stream_length, verified=proven,
                     completed=new_header().created, seconds=round(seconds, 3)))
             except OSError as exc:
-                raise SaveError("finalize", f"cannot mark {_show(target)} complete: "
+                raise SaveError("finalize", f"cannot mark {show(target)} complete: "
                                 f"{exc.strerror}", target=target) from None
         vm_status = _then(client, then)
         return SaveResult(target, offset, stream_length, seconds, proven, final_header, uri,
@@ -776,8 +472,8 @@ def _on_disk(fd: int, offset: int) -> int:
         return 0
 
 
-def _wait_completed(client: QMPClient, stages: _Stages | None, argv: dict[str, tuple[str, ...]],
-                    target: str | bytes, deadline: float | None, meter: _Meter, fd: int,
+def _wait_completed(client: QMPClient, stages: Stages | None, argv: dict[str, tuple[str, ...]],
+                    target: str | bytes, deadline: float | None, meter: Meter, fd: int,
                     offset: int) -> MigrationStatus:
     """Poll QEMU until ``completed``; fail early when a stage has already failed."""
     from .qmp import Timeout
@@ -799,14 +495,14 @@ def _wait_completed(client: QMPClient, stages: _Stages | None, argv: dict[str, t
                      on_disk=_on_disk(fd, offset))
         culprit = stages.culprit() if stages is not None else None
         if culprit is not None:
-            raise SaveError(culprit.name, _describe_failure(culprit, argv, target),
+            raise SaveError(culprit.name, describe_failure(culprit, argv, target),
                             detail=culprit.err, target=target)
         if status.status == "completed":
             return status
         if status.status in ("failed", "cancelled"):
             culprit = _explain(stages)
             if culprit is not None:
-                raise SaveError(culprit.name, _describe_failure(culprit, argv, target),
+                raise SaveError(culprit.name, describe_failure(culprit, argv, target),
                                 detail=culprit.err, target=target)
             desc = f": {status.error_desc}" if status.error_desc else ""
             silent = [s.name for s in stages.read() if s.state == "running"] if stages else []
@@ -826,7 +522,7 @@ def _wait_completed(client: QMPClient, stages: _Stages | None, argv: dict[str, t
         _pause(client, deadline)
 
 
-def _explain(stages: _Stages | None) -> _StageState | None:
+def _explain(stages: Stages | None) -> StageState | None:
     """After QEMU failed: wait a little for a stage to record why."""
     if stages is None:
         return None
@@ -841,8 +537,8 @@ def _explain(stages: _Stages | None) -> _StageState | None:
         time.sleep(_POLL)
 
 
-def _wait_stages(stages: _Stages | None, argv: dict[str, tuple[str, ...]], target: str | bytes,
-                 deadline: float | None, meter: _Meter, fd: int, offset: int,
+def _wait_stages(stages: Stages | None, argv: dict[str, tuple[str, ...]], target: str | bytes,
+                 deadline: float | None, meter: Meter, fd: int, offset: int,
                  final: MigrationStatus) -> None:
     """QEMU said ``completed``: wait until every stage has recorded ok, or one failed."""
     if stages is None:
@@ -864,7 +560,7 @@ def _wait_stages(stages: _Stages | None, argv: dict[str, tuple[str, ...]], targe
         states = stages.read()
         culprit = stages.culprit()
         if culprit is not None and all(s.state != "running" for s in states):
-            raise SaveError(culprit.name, _describe_failure(culprit, argv, target),
+            raise SaveError(culprit.name, describe_failure(culprit, argv, target),
                             detail=culprit.err, target=target)
         if all(s.state == "ok" for s in states):
             return
@@ -888,7 +584,7 @@ def _wait_stages(stages: _Stages | None, argv: dict[str, tuple[str, ...]], targe
         pause = min(pause * 2, _POLL)
 
 
-def _cancel(client: QMPClient, stages: _Stages | None) -> str:
+def _cancel(client: QMPClient, stages: Stages | None) -> str:
     """Cancel the migration, give the pipeline a moment to exit; return the final status.
 
     Never raises; the status is ``"unknown"`` when QEMU cannot be asked.
@@ -939,24 +635,6 @@ def _then(client: QMPClient, then: str) -> str:
 
 # --------------------------------------------------------------------------- restore
 
-def _read_position(source: bytes) -> int | None:
-    """Bytes the restore's dd has read so far (from /proc), or ``None``."""
-    needle = b"if=" + source
-    for pid in _pipeline_pids(needle) or ():
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as handle:
-                args = handle.read().split(b"\0")
-            if needle not in args:
-                continue
-            with open(f"/proc/{pid}/fdinfo/0", "rb") as handle:
-                for line in handle:
-                    if line.startswith(b"pos:"):
-                        return int(line.split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-    return None
-
-
 def _restore_block_size(offset: int) -> int:
     """dd's ``bs`` to read an image whose stream starts at ``offset``.
 
@@ -1006,7 +684,7 @@ def restore(
             first = handle.read(1 << 20)
             size = os.fstat(handle.fileno()).st_size
     except OSError as exc:
-        raise ImageError(f"cannot read the image {_show(raw_source)}: {exc.strerror or exc}",
+        raise ImageError(f"cannot read the image {show(raw_source)}: {exc.strerror or exc}",
                          path=raw_source) from None
     if offset is None:
         header = read_header(raw_source)
@@ -1017,7 +695,7 @@ def restore(
         if decompress is None and header.compression != "raw":
             if header.decompress is not None:
                 raise InputError(
-                    f"{_show(raw_source)} was compressed with the custom program "
+                    f"{show(raw_source)} was compressed with the custom program "
                     f"{header.compression!r}; qmonexec never runs a program named by a file: "
                     f"pass the decompressor yourself (recorded: {' '.join(header.decompress)})")
             decompress = header.compression
@@ -1026,7 +704,7 @@ def restore(
             found = parse_header(first, path=raw_source)
             if not found.complete:
                 raise IncompleteImageError(
-                    f"{_show(raw_source)} is an incomplete qmonexec save (header still partial); "
+                    f"{show(raw_source)} is an incomplete qmonexec save (header still partial); "
                     "it cannot be restored", path=raw_source)
         block_size = _restore_block_size(offset)
         check_stream(ImageHeader(offset=offset, block_size=block_size), size, path=raw_source)
@@ -1039,13 +717,13 @@ def restore(
     work_dir: str | bytes | None = None
     try:
         read_as: str | bytes = raw_source
-        if not _plain(os.path.basename(raw_source)):
+        if not is_plain(os.path.basename(raw_source)):
             try:
-                work_dir = _private_dir(os.path.dirname(raw_source))
+                work_dir = private_dir(os.path.dirname(raw_source))
             except OSError:
                 # Restoring needs no write access next to the image: use the temp dir.
                 work_dir = tempfile.mkdtemp(prefix="qmonexec-")
-            read_as = _alias(work_dir, raw_source)
+            read_as = alias(work_dir, raw_source)
         spec = RestoreSpec(source=read_as, offset=offset, compression=comp,
                            block_size=block_size)
         uri = restore_uri(spec, policy)
@@ -1079,12 +757,12 @@ def _run_restore(client: QMPClient, uri: str, policy: Policy, read_as: bytes, si
                            "a new one with -incoming defer", status=status)
     events_before = _enable_events(client)
     client.migrate_incoming(uri, policy=policy)
-    meter = _Meter("restore", progress)
+    meter = Meter("restore", progress)
     try:
         while True:
             mig = client.query_migrate()
             # Scanning /proc for dd's position is for the progress display only.
-            meter.report(mig.status, _read_position(read_as) if progress else None, size)
+            meter.report(mig.status, read_position(read_as) if progress else None, size)
             if mig.status == "completed":
                 break
             if mig.status in ("failed", "cancelled"):
