@@ -37,7 +37,7 @@ import shutil
 import stat
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -61,11 +61,20 @@ from .programs import find_program
 from .progress import Meter, Progress
 from .save_errors import RestoreError, SaveError, VMStateError
 from .spec import COMPRESSIONS, Compression, RestoreSpec, SaveSpec, compression, profile
-from .stages import STAGES, Stages, StageState, dd_bytes, describe_failure
+from .stages import STAGES, Stages, dd_bytes
 from .target import alias, check_target, is_plain, private_dir, show
+from .vmcontrol import after_completed, apply_then, cancel, connect, query_status, socket_path
+from .waits import (
+    enable_events,
+    pause,
+    remaining,
+    restore_events,
+    wait_completed,
+    wait_stages,
+)
 
 if TYPE_CHECKING:
-    from .qmp import MigrationStatus, QMPClient
+    from .qmp import QMPClient
     from .shell import Policy
 
 #: ``max-bandwidth`` set for a save unless the caller gives one: 1 TiB/s, i.e. no limit.
@@ -73,23 +82,9 @@ if TYPE_CHECKING:
 DEFAULT_BANDWIDTH = 1 << 40
 
 Then = Literal["pause", "resume", "quit"]
-#: Longest pause between two ``query-migrate`` polls (progress, a failed stage).  A
-#: ``MIGRATION`` event (the ``events`` capability is switched on for the save or restore)
-#: ends the pause at once, so the end of a migration is seen within milliseconds, not after
-#: half a poll interval on average (50 ms was 5% of a 1 GiB save).
-_POLL = 0.1
-#: First pause while waiting for the stage markers after ``completed``; it doubles up to
-#: ``_POLL``.  The markers normally appear within a few milliseconds of the last byte.
-_MARKER_POLL = 0.001
 #: Largest dd block size a restore uses: one full pipe buffer.  Measured feeding 1 GiB into a
 #: pipe: bs=4096 took about twice as long as 32 KiB to 256 KiB; 1 MiB was no faster and noisier.
 _RESTORE_BLOCK = 64 << 10
-#: After QEMU reports failure, how long to wait for the stages to say why.
-_EXPLAIN_WAIT = 5.0
-#: Longest wait for one query-migrate answer when the caller set no time limit.
-_QUIET_QEMU = 24 * 3600.0
-#: After a cancel, how long to wait for the pipeline to go away before cleaning up.
-_SETTLE_WAIT = 5.0
 
 
 @dataclass(frozen=True)
@@ -145,35 +140,6 @@ def _resolve_compression(value: str | Compression | None) -> Compression | None:
 
 def _is_named(comp: Compression) -> bool:
     return COMPRESSIONS.get(comp.name) == comp
-
-
-@contextlib.contextmanager
-def _client(qmp: QMPClient | str | os.PathLike[str], timeout: float) -> Iterator[QMPClient]:
-    from .qmp import QMPClient
-
-    if isinstance(qmp, QMPClient):
-        if not qmp.connected:
-            qmp.connect()
-        yield qmp
-        return
-    with QMPClient(os.fspath(qmp), timeout=timeout) as client:
-        yield client
-
-
-def _socket_path(qmp: QMPClient | str | os.PathLike[str]) -> str | None:
-    from .qmp import QMPClient
-
-    if isinstance(qmp, QMPClient):
-        if qmp.kind != "unix":
-            return None
-        return os.fspath(qmp.address)  # type: ignore[arg-type]
-    return os.fspath(qmp)
-
-
-def _vm_status(qmp: QMPClient) -> str:
-    answer = qmp.execute("query-status")
-    status = answer.get("status") if isinstance(answer, dict) else None
-    return status if isinstance(status, str) else "unknown"
 
 
 # --------------------------------------------------------------------------- save
@@ -232,7 +198,7 @@ def save(
     raw_target = os.fspath(target)
     # SaveSpec checks absoluteness and NUL bytes; the offset is set below.
     SaveSpec(target=raw_target, compression=comp, profile=prof, block_size=block_size)
-    check_target(raw_target, _socket_path(qmp))
+    check_target(raw_target, socket_path(qmp))
     if comp is not None:
         find_program(comp.compress[0], "compressor")
     elif prof.cat_when_raw:
@@ -243,8 +209,8 @@ def save(
 
         policy = policy_for(comp)
 
-    with _client(qmp, qmp_timeout) as client:
-        vm_status = _vm_status(client)
+    with connect(qmp, qmp_timeout) as client:
+        vm_status = query_status(client)
         if vm_status == "postmigrate":
             raise VMStateError(
                 "the VM was already migrated or saved (status postmigrate) and QEMU refuses to "
@@ -346,13 +312,13 @@ def _run_save(client: QMPClient, target: str | bytes, head: bytes, header: Image
         if bandwidth is not None:
             previous_bandwidth = client.get_parameters().get("max-bandwidth")
             client.set_parameters({"max-bandwidth": bandwidth})
-        events_before = _enable_events(client)
+        events_before = enable_events(client)
         client.migrate(uri, policy=policy)
         migrating = True
         meter = Meter("migrate", progress)
-        final = _wait_completed(client, stages, argv, target, deadline, meter, fd, offset)
+        final = wait_completed(client, stages, argv, target, deadline, meter, fd, offset)
         migrating, completed = False, True
-        _wait_stages(stages, argv, target, deadline, meter, fd, offset, final)
+        wait_stages(stages, argv, target, deadline, meter, fd, offset, final)
 
         size = os.fstat(fd).st_size
         stream_length = size - offset
@@ -382,15 +348,15 @@ def _run_save(client: QMPClient, target: str | bytes, head: bytes, header: Image
             except OSError as exc:
                 raise SaveError("finalize", f"cannot mark {show(target)} complete: "
                                 f"{exc.strerror}", target=target) from None
-        vm_status = _then(client, then)
+        vm_status = apply_then(client, then)
         return SaveResult(target, offset, stream_length, seconds, proven, final_header, uri,
                           vm_status, written_as != target)
     except SaveError as exc:
         exc.header = header if fd is not None else None
-        if migrating and _cancel(client, stages) == "completed":
+        if migrating and cancel(client, stages) == "completed":
             completed = True  # the stage failed just as QEMU finished
         if completed:
-            exc.args = (f"{exc.args[0]}; {_after_completed(client, status_before)}",)
+            exc.args = (f"{exc.args[0]}; {after_completed(client, status_before)}",)
         raise
     except ConnectionClosed as exc:
         raise SaveError("qemu", f"the connection to QEMU was lost during the save ({exc}); "
@@ -398,18 +364,18 @@ def _run_save(client: QMPClient, target: str | bytes, head: bytes, header: Image
                         header=header if fd is not None else None, target=target) from None
     except QMPError as exc:
         if migrating:
-            _cancel(client, stages)
+            cancel(client, stages)
         raise SaveError("qemu", str(exc), header=header if fd is not None else None,
                         target=target) from None
     except BaseException:
         if migrating:
-            _cancel(client, stages)
+            cancel(client, stages)
         raise
     finally:
         if previous_bandwidth is not None:
             with contextlib.suppress(QMPError):
                 client.set_parameters({"max-bandwidth": previous_bandwidth})
-        _restore_events(client, events_before)
+        restore_events(client, events_before)
         if fd is not None:
             os.close(fd)
         if work_dir is not None:
@@ -418,219 +384,6 @@ def _run_save(client: QMPClient, target: str | bytes, head: bytes, header: Image
                 # A stage still creating its file raced the removal; try once more.
                 time.sleep(0.2)
                 shutil.rmtree(work_dir, ignore_errors=True)
-
-
-def _remaining(deadline: float | None) -> float | None:
-    return None if deadline is None else deadline - time.monotonic()
-
-
-def _enable_events(client: QMPClient) -> bool | None:
-    """Switch on the ``events`` migration capability; return its previous state.
-
-    With it on, QEMU sends a ``MIGRATION`` event at every status change, and
-    the waits below wake up on it instead of sleeping out a poll interval.
-    ``None``: QEMU has no such capability or refused it (the waits just poll).
-    """
-    from .qmp import CommandError
-
-    try:
-        capabilities = client.get_capabilities()
-        if "events" not in capabilities:
-            return None
-        if capabilities["events"]:
-            return True
-        client.set_capabilities({"events": True})
-    except CommandError:
-        return None
-    return False
-
-
-def _restore_events(client: QMPClient, before: bool | None) -> None:
-    """Put the ``events`` capability back off if :func:`_enable_events` switched it on."""
-    from .qmp import QMPError
-
-    if before is False:
-        with contextlib.suppress(QMPError, OSError):
-            client.set_capabilities({"events": False})
-
-
-def _pause(client: QMPClient, deadline: float | None) -> None:
-    """Wait up to :data:`_POLL` (or until ``deadline``), less if a ``MIGRATION`` event comes.
-
-    Events read meanwhile stay queued in the client for its caller.
-    """
-    left = _remaining(deadline)
-    seconds = _POLL if left is None else min(_POLL, left)
-    if seconds > 0:
-        client.pump(seconds, stop=lambda event: event.name == "MIGRATION")
-
-
-def _on_disk(fd: int, offset: int) -> int:
-    try:
-        return max(0, os.fstat(fd).st_size - offset)
-    except OSError:
-        return 0
-
-
-def _wait_completed(client: QMPClient, stages: Stages | None, argv: dict[str, tuple[str, ...]],
-                    target: str | bytes, deadline: float | None, meter: Meter, fd: int,
-                    offset: int) -> MigrationStatus:
-    """Poll QEMU until ``completed``; fail early when a stage has already failed."""
-    from .qmp import Timeout
-
-    while True:
-        left = _remaining(deadline)
-        # QEMU 7.2 answers nothing while the exec: shell finishes after the
-        # last byte (it waits for the child), which can take long for a slow
-        # compressor or disk: wait as long as the caller allows.
-        wait = _QUIET_QEMU if left is None else max(left, client.timeout if left <= 0 else 0.1)
-        try:
-            status = client.query_migrate(timeout=wait)
-        except Timeout:
-            raise SaveError("qemu", f"timed out: QEMU did not answer query-migrate within "
-                            f"{wait:g} s", target=target) from None
-        done = (status.total - status.remaining
-                if status.total is not None and status.remaining is not None else None)
-        meter.report(status.status, done, status.total, sent=status.transferred,
-                     on_disk=_on_disk(fd, offset))
-        culprit = stages.culprit() if stages is not None else None
-        if culprit is not None:
-            raise SaveError(culprit.name, describe_failure(culprit, argv, target),
-                            detail=culprit.err, target=target)
-        if status.status == "completed":
-            return status
-        if status.status in ("failed", "cancelled"):
-            culprit = _explain(stages)
-            if culprit is not None:
-                raise SaveError(culprit.name, describe_failure(culprit, argv, target),
-                                detail=culprit.err, target=target)
-            desc = f": {status.error_desc}" if status.error_desc else ""
-            silent = [s.name for s in stages.read() if s.state == "running"] if stages else []
-            if silent and status.status == "failed":
-                # A stage whose redirections failed (target or status file not
-                # openable) never runs, so it records nothing; QEMU then hits a
-                # broken pipe.  Name the most downstream silent stage.
-                raise SaveError(silent[-1], f"the {silent[-1]} stage never recorded an exit "
-                                "status: its redirections failed (could QEMU not open the "
-                                "target or the status directory?) or it was killed; QEMU "
-                                f"reports the migration failed{desc}", target=target)
-            raise SaveError("qemu", f"QEMU reports the migration {status.status}{desc}",
-                            target=target)
-        if left is not None and left <= 0:
-            raise SaveError("qemu", f"timed out: QEMU was still sending (status "
-                            f"{status.status}) when the time limit ran out", target=target)
-        _pause(client, deadline)
-
-
-def _explain(stages: Stages | None) -> StageState | None:
-    """After QEMU failed: wait a little for a stage to record why."""
-    if stages is None:
-        return None
-    end = time.monotonic() + _EXPLAIN_WAIT
-    while True:
-        culprit = stages.culprit()
-        states = stages.read()
-        if culprit is not None and all(s.state != "running" for s in states):
-            return culprit
-        if time.monotonic() > end or stages.alive() is False:
-            return stages.culprit()
-        time.sleep(_POLL)
-
-
-def _wait_stages(stages: Stages | None, argv: dict[str, tuple[str, ...]], target: str | bytes,
-                 deadline: float | None, meter: Meter, fd: int, offset: int,
-                 final: MigrationStatus) -> None:
-    """QEMU said ``completed``: wait until every stage has recorded ok, or one failed."""
-    if stages is None:
-        # The libvirt profile records nothing: wait until the file stops growing
-        # for a second.  A heuristic, not a proof (the result says verified=False).
-        last, quiet_since = -1, time.monotonic()
-        while time.monotonic() - quiet_since < 1.0:
-            size = _on_disk(fd, offset)
-            if size != last:
-                last, quiet_since = size, time.monotonic()
-            left = _remaining(deadline)
-            if left is not None and left <= 0:
-                break
-            time.sleep(_POLL)
-        return
-    gone_since: float | None = None
-    pause = _MARKER_POLL
-    while True:
-        states = stages.read()
-        culprit = stages.culprit()
-        if culprit is not None and all(s.state != "running" for s in states):
-            raise SaveError(culprit.name, describe_failure(culprit, argv, target),
-                            detail=culprit.err, target=target)
-        if all(s.state == "ok" for s in states):
-            return
-        meter.report("completed", final.total, final.total, sent=final.transferred,
-                     on_disk=_on_disk(fd, offset), phase="flush")
-        running = [s.name for s in states if s.state == "running"]
-        left = _remaining(deadline)
-        if left is not None and left <= 0:
-            raise SaveError(running[0], f"timed out: QEMU sent everything, but the "
-                            f"{', '.join(running)} stage did not finish within the time limit",
-                            target=target)
-        # Looking for the pipeline in /proc costs more than a marker check: only once the
-        # markers are late (the pause has grown to _POLL).
-        if pause >= _POLL and stages.alive() is False:
-            # Give a stage that just exited a moment to create its file.
-            gone_since = gone_since or time.monotonic()
-            if time.monotonic() - gone_since > 1.0:
-                raise SaveError(running[0], f"the {', '.join(running)} stage ended without "
-                                "recording its exit status (killed by a signal?)", target=target)
-        time.sleep(pause)
-        pause = min(pause * 2, _POLL)
-
-
-def _cancel(client: QMPClient, stages: Stages | None) -> str:
-    """Cancel the migration, give the pipeline a moment to exit; return the final status.
-
-    Never raises; the status is ``"unknown"`` when QEMU cannot be asked.
-    """
-    from .qmp import QMPError
-
-    status = "unknown"
-    with contextlib.suppress(QMPError, OSError):
-        client.cancel_migration()
-        end = time.monotonic() + _SETTLE_WAIT
-        while time.monotonic() < end:
-            status = client.query_migrate().status
-            if status not in ("cancelling", "active", "setup"):
-                break
-            time.sleep(_POLL)
-    if stages is not None:
-        end = time.monotonic() + _SETTLE_WAIT
-        while time.monotonic() < end and stages.alive():
-            time.sleep(_POLL)
-    return status
-
-
-def _after_completed(client: QMPClient, status_before: str) -> str:
-    """The save failed after QEMU said ``completed``: put a running VM back to work."""
-    from .qmp import QMPError
-
-    if status_before == "running":
-        try:
-            client.execute("cont")
-        except QMPError as exc:
-            return f"the VM was running before the save but could not be resumed: {exc}"
-        return "the VM was running before the save and has been resumed"
-    return ("the VM stays paused in postmigrate; QEMU will not migrate it again until it is "
-            "resumed with 'cont'")
-
-
-def _then(client: QMPClient, then: str) -> str:
-    from .qmp import ConnectionClosed
-
-    if then == "resume":
-        client.execute("cont")
-    elif then == "quit":
-        with contextlib.suppress(ConnectionClosed):
-            client.execute("quit")
-        return "quit"
-    return _vm_status(client)
 
 
 # --------------------------------------------------------------------------- restore
@@ -728,7 +481,7 @@ def restore(
                            block_size=block_size)
         uri = restore_uri(spec, policy)
         deadline = None if timeout is None else started + timeout
-        with _client(qmp, qmp_timeout) as client:
+        with connect(qmp, qmp_timeout) as client:
             vm_status = _run_restore(client, uri, policy, os.fsencode(read_as), size, then,
                                      deadline, progress)
     finally:
@@ -743,7 +496,7 @@ def _run_restore(client: QMPClient, uri: str, policy: Policy, read_as: bytes, si
                  progress: Callable[[Progress], None] | None) -> str:
     from .qmp import ConnectionClosed, MigrationError, QMPError
 
-    status = _vm_status(client)
+    status = query_status(client)
     if status == "postmigrate":
         raise VMStateError("this VM was already migrated away (status postmigrate); restore "
                            "into a new QEMU started with -incoming defer", status=status)
@@ -755,7 +508,7 @@ def _run_restore(client: QMPClient, uri: str, policy: Policy, read_as: bytes, si
     if client.query_migrate().status not in ("none",):
         raise VMStateError("an incoming migration was already started in this QEMU; start "
                            "a new one with -incoming defer", status=status)
-    events_before = _enable_events(client)
+    events_before = enable_events(client)
     client.migrate_incoming(uri, policy=policy)
     meter = Meter("restore", progress)
     try:
@@ -769,11 +522,11 @@ def _run_restore(client: QMPClient, uri: str, policy: Policy, read_as: bytes, si
                 desc = f": {mig.error_desc}" if mig.error_desc else ""
                 raise RestoreError("qemu", f"QEMU reports the incoming migration "
                                    f"{mig.status}{desc}")
-            left = _remaining(deadline)
+            left = remaining(deadline)
             if left is not None and left <= 0:
                 raise RestoreError("qemu", f"timed out: QEMU was still loading (status "
                                    f"{mig.status})")
-            _pause(client, deadline)
+            pause(client, deadline)
     except ConnectionClosed:
         raise RestoreError(
             "qemu", "the destination QEMU exited while loading the image (it does so when "
@@ -781,10 +534,10 @@ def _run_restore(client: QMPClient, uri: str, policy: Policy, read_as: bytes, si
             "source's); see QEMU's stderr") from None
     except (MigrationError, QMPError) as exc:
         raise RestoreError("qemu", str(exc)) from None
-    _restore_events(client, events_before)
-    vm_status = _vm_status(client)
+    restore_events(client, events_before)
+    vm_status = query_status(client)
     if then == "resume":
         client.execute("cont")
     elif vm_status == "running":
         client.execute("stop")
-    return _vm_status(client)
+    return query_status(client)
