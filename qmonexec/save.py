@@ -62,7 +62,7 @@ from .progress import Meter, Progress
 from .save_errors import RestoreError, SaveError, VMStateError
 from .spec import COMPRESSIONS, Compression, RestoreSpec, SaveSpec, compression, profile
 from .stages import STAGES, Stages, dd_bytes
-from .target import alias, check_target, is_plain, private_dir, show
+from .target import alias, check_target, is_plain, parent_dir, private_dir, show
 from .vmcontrol import after_completed, apply_then, cancel, connect, query_status, socket_path
 from .waits import (
     enable_events,
@@ -330,7 +330,7 @@ def _run_save(client: QMPClient, target: str | bytes, head: bytes, header: Image
         try:
             os.fsync(fd)
             with contextlib.suppress(OSError):
-                dir_fd = os.open(parent or "/", os.O_RDONLY | os.O_DIRECTORY)
+                dir_fd = os.open(parent_dir(target), os.O_RDONLY | os.O_DIRECTORY)
                 try:
                     os.fsync(dir_fd)
                 finally:

@@ -2,14 +2,14 @@
 
 Each stage of the stage-status form (docs/design.md) ends by creating
 ``NAME.ok`` or ``NAME.failed`` in a private status directory, with its stderr
-in ``NAME.err``.  :class:`Stages` reads those markers; :func:`describe_failure`
-turns a failed stage into the message of a :class:`~qmonexec.save.SaveError`;
+in ``NAME.err``.  :class:`Stages` reads those markers; :func:`stage_error`
+turns a failed stage into a :class:`~qmonexec.save.SaveError` naming it;
 :func:`dd_bytes` reads dd's own byte count from the ``write`` stage's stderr.
 """
 
 from __future__ import annotations
 
-__all__ = ["STAGES", "StageState", "Stages", "dd_bytes", "describe_failure"]
+__all__ = ["STAGES", "StageState", "Stages", "blame", "dd_bytes", "stage_error"]
 
 import contextlib
 import os
@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from .procfs import pipeline_pids
-from .target import show
+from .save_errors import SaveError
+from .target import parent_dir, show
 
 #: Pipeline stages of the stage-status form, upstream first.
 STAGES = ("compress", "write")
@@ -70,13 +71,23 @@ class Stages:
         pipe); when an upstream one dies, downstream stages just see the end of
         their input and succeed.  So the last failed stage is the cause.
         """
-        failed = [s for s in self.read() if s.state == "failed"]
-        return failed[-1] if failed else None
+        return blame(self.read())
+
+    def final_culprit(self) -> StageState | None:
+        """:meth:`culprit`, but only once no stage still runs (the failure is final)."""
+        states = self.read()
+        return None if any(s.state == "running" for s in states) else blame(states)
 
     def alive(self) -> bool | None:
         """Whether any process of the pipeline still runs (``None``: cannot tell)."""
         pids = pipeline_pids(self.directory)
         return None if pids is None else bool(pids)
+
+
+def blame(states: list[StageState]) -> StageState | None:
+    """The most downstream failed stage in ``states`` (see :meth:`Stages.culprit`), or ``None``."""
+    failed = [s for s in states if s.state == "failed"]
+    return failed[-1] if failed else None
 
 
 def dd_bytes(err: str) -> int | None:
@@ -95,9 +106,16 @@ def _error_lines(err: str) -> str:
     return "; ".join(kept)
 
 
-def describe_failure(stage: StageState, argv: dict[str, tuple[str, ...]],
-                     target: str | bytes) -> str:
-    """Why ``stage`` failed, for a :class:`~qmonexec.save.SaveError`.
+def stage_error(stage: StageState, argv: dict[str, tuple[str, ...]],
+                target: str | bytes) -> SaveError:
+    """The :class:`~qmonexec.save.SaveError` for the failed ``stage``, its stderr as detail."""
+    return SaveError(stage.name, _describe_failure(stage, argv, target), detail=stage.err,
+                     target=target)
+
+
+def _describe_failure(stage: StageState, argv: dict[str, tuple[str, ...]],
+                      target: str | bytes) -> str:
+    """Why ``stage`` failed, in words.
 
     ``argv`` maps a stage name to its program's words; for ``write`` a full
     file system is named as the likely cause.
@@ -112,7 +130,7 @@ def describe_failure(stage: StageState, argv: dict[str, tuple[str, ...]],
         text += " and left no error text"
     if stage.name == "write":
         with contextlib.suppress(OSError):
-            fs = os.statvfs(os.path.dirname(target) or "/")
+            fs = os.statvfs(parent_dir(target))
             if fs.f_bavail == 0:
                 text += f" (the file system holding {show(target)} is full)"
     return text

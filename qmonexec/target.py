@@ -8,7 +8,15 @@ name in that directory; :func:`show` prints a path in messages.
 
 from __future__ import annotations
 
-__all__ = ["access_reason", "alias", "check_target", "is_plain", "private_dir", "show"]
+__all__ = [
+    "access_reason",
+    "alias",
+    "check_target",
+    "is_plain",
+    "parent_dir",
+    "private_dir",
+    "show",
+]
 
 import contextlib
 import os
@@ -22,6 +30,11 @@ from .save_errors import SaveError
 def show(path: str | bytes) -> str:
     """``path`` as it appears in messages: the repr of its decoded text."""
     return repr(os.fsdecode(path))
+
+
+def parent_dir(path: str | bytes) -> str | bytes:
+    """The directory holding ``path``, as the same type (``/`` for a bare name)."""
+    return os.path.dirname(path) or (b"/" if isinstance(path, bytes) else "/")
 
 
 def is_plain(path: str | bytes) -> bool:
@@ -62,7 +75,7 @@ def check_target(target: str | bytes, qmp_socket: str | None) -> None:
     :class:`~qmonexec.save.SaveError` (stage ``target``) when it cannot be
     inspected or written.
     """
-    parent = os.path.dirname(target) or (b"/" if isinstance(target, bytes) else "/")
+    parent = parent_dir(target)
     if not os.path.isdir(parent):
         raise InputError(f"the directory of the target, {show(parent)}, does not exist",
                          value=target)

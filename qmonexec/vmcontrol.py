@@ -11,12 +11,11 @@ __all__ = ["after_completed", "apply_then", "cancel", "connect", "query_status",
 
 import contextlib
 import os
-import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from .stages import Stages
-from .waits import POLL
+from .waits import wait_until
 
 if TYPE_CHECKING:
     from .qmp import QMPClient
@@ -65,18 +64,17 @@ def cancel(client: QMPClient, stages: Stages | None) -> str:
     from .qmp import QMPError
 
     status = "unknown"
+
+    def settled() -> bool:
+        nonlocal status
+        status = client.query_migrate().status
+        return status not in ("cancelling", "active", "setup")
+
     with contextlib.suppress(QMPError, OSError):
         client.cancel_migration()
-        end = time.monotonic() + _SETTLE_WAIT
-        while time.monotonic() < end:
-            status = client.query_migrate().status
-            if status not in ("cancelling", "active", "setup"):
-                break
-            time.sleep(POLL)
+        wait_until(settled, _SETTLE_WAIT)
     if stages is not None:
-        end = time.monotonic() + _SETTLE_WAIT
-        while time.monotonic() < end and stages.alive():
-            time.sleep(POLL)
+        wait_until(lambda: not stages.alive(), _SETTLE_WAIT)
     return status
 
 

@@ -4,7 +4,9 @@
 a ``MIGRATION`` event (the ``events`` capability, :func:`enable_events`);
 :func:`wait_completed` polls a save until QEMU says ``completed``, failing
 early when a stage has already failed; :func:`wait_stages` then waits for
-every stage's marker.
+every stage's marker; :func:`wait_until` is the plain poll loop of the
+shorter waits (a failed stage explaining itself, the pipeline exiting after
+a cancel).
 """
 
 from __future__ import annotations
@@ -18,16 +20,18 @@ __all__ = [
     "restore_events",
     "wait_completed",
     "wait_stages",
+    "wait_until",
 ]
 
 import contextlib
 import os
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .progress import Meter
 from .save_errors import SaveError
-from .stages import Stages, StageState, describe_failure
+from .stages import Stages, StageState, blame, stage_error
 
 if TYPE_CHECKING:
     from .qmp import MigrationStatus, QMPClient
@@ -44,6 +48,13 @@ _MARKER_POLL = 0.001
 _EXPLAIN_WAIT = 5.0
 #: Longest wait for one query-migrate answer when the caller set no time limit.
 _QUIET_QEMU = 24 * 3600.0
+
+
+def wait_until(done: Callable[[], bool], seconds: float) -> None:
+    """Call ``done`` every :data:`POLL` seconds until it is true or ``seconds`` have passed."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end and not done():
+        time.sleep(POLL)
 
 
 def remaining(deadline: float | None) -> float | None:
@@ -123,15 +134,13 @@ def wait_completed(client: QMPClient, stages: Stages | None, argv: dict[str, tup
                      on_disk=on_disk(fd, offset))
         culprit = stages.culprit() if stages is not None else None
         if culprit is not None:
-            raise SaveError(culprit.name, describe_failure(culprit, argv, target),
-                            detail=culprit.err, target=target)
+            raise stage_error(culprit, argv, target)
         if status.status == "completed":
             return status
         if status.status in ("failed", "cancelled"):
             culprit = _explain(stages)
             if culprit is not None:
-                raise SaveError(culprit.name, describe_failure(culprit, argv, target),
-                                detail=culprit.err, target=target)
+                raise stage_error(culprit, argv, target)
             desc = f": {status.error_desc}" if status.error_desc else ""
             silent = [s.name for s in stages.read() if s.state == "running"] if stages else []
             if silent and status.status == "failed":
@@ -154,15 +163,9 @@ def _explain(stages: Stages | None) -> StageState | None:
     """After QEMU failed: wait a little for a stage to record why."""
     if stages is None:
         return None
-    end = time.monotonic() + _EXPLAIN_WAIT
-    while True:
-        culprit = stages.culprit()
-        states = stages.read()
-        if culprit is not None and all(s.state != "running" for s in states):
-            return culprit
-        if time.monotonic() > end or stages.alive() is False:
-            return stages.culprit()
-        time.sleep(POLL)
+    wait_until(lambda: stages.final_culprit() is not None or stages.alive() is False,
+               _EXPLAIN_WAIT)
+    return stages.culprit()
 
 
 def wait_stages(stages: Stages | None, argv: dict[str, tuple[str, ...]], target: str | bytes,
@@ -186,11 +189,10 @@ def wait_stages(stages: Stages | None, argv: dict[str, tuple[str, ...]], target:
     interval = _MARKER_POLL
     while True:
         states = stages.read()
-        culprit = stages.culprit()
-        if culprit is not None and all(s.state != "running" for s in states):
-            raise SaveError(culprit.name, describe_failure(culprit, argv, target),
-                            detail=culprit.err, target=target)
-        if all(s.state == "ok" for s in states):
+        if all(s.state != "running" for s in states):
+            culprit = blame(states)
+            if culprit is not None:
+                raise stage_error(culprit, argv, target)
             return
         meter.report("completed", final.total, final.total, sent=final.transferred,
                      on_disk=on_disk(fd, offset), phase="flush")
