@@ -13,6 +13,16 @@ complete (:mod:`qmonexec.image`).  See docs/save-restore.md.
 Stage names used in :class:`SaveError`: ``target`` and ``header`` (our checks
 and the header write), ``qemu`` (QEMU's side of the migration), ``compress``
 and ``write`` (the pipeline), ``fsync`` and ``finalize`` (our last steps).
+
+This module is the workflow; its parts have modules of their own:
+:mod:`qmonexec.save_errors` (the error types), :mod:`qmonexec.target`
+(checks on the target, the private directory, plain-name aliases),
+:mod:`qmonexec.programs` (finding dd and the compressor),
+:mod:`qmonexec.stages` (the status markers), :mod:`qmonexec.waits` (waiting
+on QEMU and the pipeline), :mod:`qmonexec.vmcontrol` (connect, cancel, the
+VM afterwards), :mod:`qmonexec.progress` and :mod:`qmonexec.procfs`.  The
+public names among them (:class:`SaveError`, :class:`Progress`,
+:func:`find_program`, ...) are re-exported here.
 """
 
 from __future__ import annotations
@@ -82,6 +92,7 @@ if TYPE_CHECKING:
 DEFAULT_BANDWIDTH = 1 << 40
 
 Then = Literal["pause", "resume", "quit"]
+
 #: Largest dd block size a restore uses: one full pipe buffer.  Measured feeding 1 GiB into a
 #: pipe: bs=4096 took about twice as long as 32 KiB to 256 KiB; 1 MiB was no faster and noisier.
 _RESTORE_BLOCK = 64 << 10
