@@ -1,19 +1,27 @@
-"""The entry point: :func:`check` a shell string, ``exec:`` URI, QMP command or HMP line."""
+"""The entry point: :func:`check` a shell string, ``exec:`` URI, QMP command or HMP line.
+
+A canonical rendered string is accepted by :mod:`.fast` alone; only when the
+fast path returns ``None`` does :func:`check` load the full machinery (layers,
+lexer, parser, word analysis, :mod:`.shapes`), so validating a rendered URI
+never pays for importing it (``qmonexec uri save`` start-up).
+"""
 
 from __future__ import annotations
 
 __all__ = ["MAX_SHELL_BYTES", "check"]
 
+from typing import TYPE_CHECKING
+
 from .fast import fast_check
 from .findings import CODE_INFO, Code, Finding, Reporter, Severity
-from .layers import FORMS, OffsetMap, peel
-from .lexer import lex
-from .nodes import CommandList, Redirect, Script, SglQuoted, SimpleCommand, Word, iter_words
-from .parser import parse
-from .policy import Policy, evaluate
+from .policy import Policy
 from .tokens import Kind, Token, positioner
 from .verdict import CommandView, RedirectView, Verdict
-from .words import WordInfo, analyze_word, scan_characters
+
+if TYPE_CHECKING:
+    from .layers import OffsetMap
+    from .nodes import CommandList, Redirect, Script, Word
+    from .words import WordInfo
 
 #: Linux refuses an execve argument longer than this (MAX_ARG_STRLEN - 1), so
 #: QEMU's ``sh -c STRING`` fails for longer strings.
@@ -40,12 +48,14 @@ def check(text: str, policy: Policy | None = None, *, form: str = "auto") -> Ver
         policy = _DEFAULT_POLICY
     elif not isinstance(policy, Policy):
         raise TypeError(f"policy must be a Policy, not {type(policy).__name__}")
-    if form not in FORMS:
-        raise TypeError(f"form must be one of {', '.join(FORMS)}, not {form!r}")
     if form == "auto" or form == "uri":
         quick = fast_check(text, policy)
         if quick is not None:
             return quick
+    from .layers import FORMS, peel  # the full path, loaded on first use
+
+    if form not in FORMS:
+        raise TypeError(f"form must be one of {', '.join(FORMS)}, not {form!r}")
     outer = Reporter()
     peeled = peel(text, outer, form)
     inner = Reporter()
@@ -96,6 +106,12 @@ def check(text: str, policy: Policy | None = None, *, form: str = "auto") -> Ver
 def _analyse(
     shell: str, policy: Policy, rep: Reporter
 ) -> tuple[Script | None, str | None, dict[int, WordInfo]]:
+    from .lexer import lex
+    from .nodes import iter_words
+    from .parser import parse
+    from .shapes import evaluate
+    from .words import analyze_word, scan_characters
+
     if len(shell) > MAX_SHELL_BYTES // 4 and len(
         shell.encode("utf-8", "surrogateescape")
     ) > MAX_SHELL_BYTES:
@@ -135,6 +151,8 @@ def _analyse(
 
 def _single_quoted(tokens: list[Token]) -> list[tuple[int, int]]:
     """The (start, end) offsets of the contents of every closed single quote, in order."""
+    from .nodes import SglQuoted
+
     spans: list[tuple[int, int]] = []
     for tok in tokens:
         word = tok.word
@@ -153,6 +171,8 @@ def _views(
     mapper: OffsetMap,
     pos: object,
 ) -> tuple[CommandView, ...]:
+    from .nodes import SimpleCommand
+
     to_pos = pos  # positioner of the original text
     out: list[CommandView] = []
 

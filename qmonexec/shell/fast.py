@@ -22,9 +22,8 @@ __all__ = ["FAST_MAX", "fast_check"]
 
 import re
 
+# Only light modules: the fast path must not load the lexer, parser or AST.
 from .findings import CODE_INFO, Code, Finding, Severity
-from .layers import Layer
-from .parser import RESERVED_WORDS
 from .policy import (
     EVALUATING,
     GENERIC_RULE,
@@ -32,8 +31,8 @@ from .policy import (
     ProgramRule,
     dd_block_sizes_message,
 )
-from .tokens import Pos
-from .verdict import CommandView, RedirectView, Verdict
+from .tokens import RESERVED_WORDS, Pos
+from .verdict import CommandView, Layer, RedirectView, Verdict
 
 #: Longer texts always take the full path.
 FAST_MAX = 8192

@@ -29,6 +29,7 @@ from json import decoder as _decoder
 from typing import Any
 
 from .findings import Code, Reporter
+from .verdict import Layer
 
 #: Values of ``form`` for :func:`peel` (``auto`` guesses from the text).
 FORMS = ("auto", "qmp", "hmp", "uri", "shell")
@@ -91,23 +92,6 @@ class OffsetMap:
     def shifted(self, k: int) -> OffsetMap:
         """The map for the substring starting at offset ``k`` of the mapped string."""
         return OffsetMap(self.base, self.starts, self.sources, self.outer, self.shift + k)
-
-
-@dataclass(frozen=True, slots=True)
-class Layer:
-    """One peeled layer: ``name`` is ``qmp``, ``hmp`` or ``exec``.
-
-    ``start`` is where the layer's payload begins in the original text;
-    ``detail`` names the command (``migrate``, ``migrate-incoming``, ...).
-    """
-
-    name: str
-    start: int
-    detail: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return {"name": self.name, "start": self.start, "detail": self.detail}
 
 
 @dataclass(slots=True)

@@ -41,7 +41,7 @@ from .nodes import (
     Subshell,
     Word,
 )
-from .tokens import Kind, Pos, Token
+from .tokens import RESERVED_WORDS, Kind, Pos, Token
 
 #: Deepest nesting of ``{ }`` and ``( )`` accepted.
 MAX_DEPTH = 50
@@ -49,16 +49,6 @@ MAX_DEPTH = 50
 #: Most commands (simple commands and groups) in one string; the largest
 #: shape qmonexec renders has nine.
 MAX_COMMANDS = 64
-
-#: Words that start or belong to compound commands in some shell when they
-#: stand in command position; qmonexec never produces them.
-RESERVED_WORDS = frozenset(
-    {
-        "if", "then", "else", "elif", "fi", "do", "done", "case", "esac", "while", "until",
-        "for", "in", "function", "select", "[[", "]]", "time", "coproc", "repeat", "foreach",
-        "nocorrect", "end",
-    }
-)  # fmt: skip
 
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 

@@ -31,7 +31,7 @@ from .nodes import (
     SimpleCommand,
     Word,
 )
-from .parser import RESERVED_WORDS
+from .tokens import RESERVED_WORDS
 
 
 def _part(part: Part, out: list[str]) -> None:

@@ -9,7 +9,7 @@ the text given to the lexer, plus 1-based line and column numbers.
 
 from __future__ import annotations
 
-__all__ = ["OPERATORS", "REDIRECTIONS", "Kind", "Pos", "Token", "positioner"]
+__all__ = ["OPERATORS", "REDIRECTIONS", "RESERVED_WORDS", "Kind", "Pos", "Token", "positioner"]
 
 import enum
 from bisect import bisect_right
@@ -53,6 +53,18 @@ OPERATORS = frozenset({"|", "&&", "||", ";", "&", "(", ")", ";;"})
 #: ``<<`` and ``<<-`` (here-documents) are recognised so that the parser can
 #: refuse them.
 REDIRECTIONS = frozenset({"<", ">", ">>", "<>", ">|", "<&", ">&", "<<", "<<-"})
+
+#: Words that start or belong to compound commands in some shell when they
+#: stand in command position; qmonexec never produces them.  (``{``, ``}`` and
+#: ``!`` are reserved too, but only as an unquoted word on its own: the parser
+#: handles them.)
+RESERVED_WORDS = frozenset(
+    {
+        "if", "then", "else", "elif", "fi", "do", "done", "case", "esac", "while", "until",
+        "for", "in", "function", "select", "[[", "]]", "time", "coproc", "repeat", "foreach",
+        "nocorrect", "end",
+    }
+)  # fmt: skip
 
 
 class Token:

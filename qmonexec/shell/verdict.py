@@ -9,16 +9,32 @@ in the order the shell applies them.
 
 from __future__ import annotations
 
-__all__ = ["CommandView", "RedirectView", "Verdict"]
+__all__ = ["CommandView", "Layer", "RedirectView", "Verdict"]
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import UnsafeCommandError
 from .findings import Code, Finding, Severity
-from .layers import Layer
 from .tokens import Pos
+
+
+@dataclass(frozen=True, slots=True)
+class Layer:
+    """One peeled layer: ``name`` is ``qmp``, ``hmp`` or ``exec``.
+
+    ``start`` is where the layer's payload begins in the original text;
+    ``detail`` names the command (``migrate``, ``migrate-incoming``, ...).
+    (:mod:`qmonexec.shell.layers` peels them and re-exports this class.)
+    """
+
+    name: str
+    start: int
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {"name": self.name, "start": self.start, "detail": self.detail}
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,4 +156,6 @@ class Verdict:
 
     def to_json(self, **kwargs: Any) -> str:
         """The verdict as JSON text (``kwargs`` go to :func:`json.dumps`)."""
+        import json
+
         return json.dumps(self.to_dict(), **kwargs)
