@@ -66,7 +66,6 @@ from .image import (
     raw_header,
     read_header,
 )
-from .procfs import read_position
 from .programs import find_program
 from .progress import Meter, Progress
 from .save_errors import RestoreError, SaveError, VMStateError
@@ -74,14 +73,7 @@ from .spec import COMPRESSIONS, Compression, RestoreSpec, SaveSpec, compression,
 from .stages import STAGES, Stages, dd_bytes
 from .target import alias, check_target, is_plain, parent_dir, private_dir, show
 from .vmcontrol import after_completed, apply_then, cancel, connect, query_status, socket_path
-from .waits import (
-    enable_events,
-    pause,
-    remaining,
-    restore_events,
-    wait_completed,
-    wait_stages,
-)
+from .waits import enable_events, restore_events, wait_completed, wait_loaded, wait_stages
 
 if TYPE_CHECKING:
     from .qmp import QMPClient
@@ -523,21 +515,7 @@ def _run_restore(client: QMPClient, uri: str, policy: Policy, read_as: bytes, si
     client.migrate_incoming(uri, policy=policy)
     meter = Meter("restore", progress)
     try:
-        while True:
-            mig = client.query_migrate()
-            # Scanning /proc for dd's position is for the progress display only.
-            meter.report(mig.status, read_position(read_as) if progress else None, size)
-            if mig.status == "completed":
-                break
-            if mig.status in ("failed", "cancelled"):
-                desc = f": {mig.error_desc}" if mig.error_desc else ""
-                raise RestoreError("qemu", f"QEMU reports the incoming migration "
-                                   f"{mig.status}{desc}")
-            left = remaining(deadline)
-            if left is not None and left <= 0:
-                raise RestoreError("qemu", f"timed out: QEMU was still loading (status "
-                                   f"{mig.status})")
-            pause(client, deadline)
+        wait_loaded(client, read_as if progress else None, size, deadline, meter)
     except ConnectionClosed:
         raise RestoreError(
             "qemu", "the destination QEMU exited while loading the image (it does so when "

@@ -4,7 +4,8 @@
 a ``MIGRATION`` event (the ``events`` capability, :func:`enable_events`);
 :func:`wait_completed` polls a save until QEMU says ``completed``, failing
 early when a stage has already failed; :func:`wait_stages` then waits for
-every stage's marker; :func:`wait_until` is the plain poll loop of the
+every stage's marker; :func:`wait_loaded` polls a restore until QEMU has
+loaded the image; :func:`wait_until` is the plain poll loop of the
 shorter waits (a failed stage explaining itself, the pipeline exiting after
 a cancel).
 """
@@ -19,6 +20,7 @@ __all__ = [
     "remaining",
     "restore_events",
     "wait_completed",
+    "wait_loaded",
     "wait_stages",
     "wait_until",
 ]
@@ -29,8 +31,9 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from .procfs import read_position
 from .progress import Meter
-from .save_errors import SaveError
+from .save_errors import RestoreError, SaveError
 from .stages import Stages, StageState, blame, stage_error
 
 if TYPE_CHECKING:
@@ -156,6 +159,30 @@ def wait_completed(client: QMPClient, stages: Stages | None, argv: dict[str, tup
         if left is not None and left <= 0:
             raise SaveError("qemu", f"timed out: QEMU was still sending (status "
                             f"{status.status}) when the time limit ran out", target=target)
+        pause(client, deadline)
+
+
+def wait_loaded(client: QMPClient, read_as: bytes | None, size: int, deadline: float | None,
+                meter: Meter) -> None:
+    """Poll a restore until QEMU says ``completed``; :class:`RestoreError` when it fails.
+
+    ``read_as``: the image path dd reads, to show how far it has read (from
+    /proc); ``None`` skips that lookup (no progress display).
+    """
+    while True:
+        mig = client.query_migrate()
+        # Scanning /proc for dd's position is for the progress display only.
+        meter.report(mig.status, read_position(read_as) if read_as is not None else None, size)
+        if mig.status == "completed":
+            return
+        if mig.status in ("failed", "cancelled"):
+            desc = f": {mig.error_desc}" if mig.error_desc else ""
+            raise RestoreError("qemu", f"QEMU reports the incoming migration "
+                               f"{mig.status}{desc}")
+        left = remaining(deadline)
+        if left is not None and left <= 0:
+            raise RestoreError("qemu", f"timed out: QEMU was still loading (status "
+                               f"{mig.status})")
         pause(client, deadline)
 
 
