@@ -23,6 +23,20 @@ from ..errors import QmonexecError
 #: Subcommand modules, in the order ``--help`` lists them.
 COMMAND_MODULES: tuple[str, ...] = ("uri", "check", "qmp", "save")
 
+#: Which module registers each command.  When the first argument names one of
+#: these, only that module is imported and registered (start-up time); any
+#: other first argument (options, typos, a command missing here) gets the full
+#: parser, so help and error messages are the same either way.
+COMMAND_OWNERS: dict[str, str] = {
+    "uri": "uri",
+    "check": "check",
+    "explain": "check",
+    "qmp": "qmp",
+    "save": "save",
+    "restore": "save",
+    "inspect": "save",
+}
+
 EPILOG = """\
 examples:
   qmonexec uri save /var/lib/vm/guest.img --offset 8192 --compress gzip
@@ -46,8 +60,13 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Return the full argument parser with every subcommand registered."""
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """Return the argument parser with every subcommand registered.
+
+    With ``command`` (a key of :data:`COMMAND_OWNERS`), register only the
+    module that defines it: enough to parse a command line that starts with
+    that command, without importing the others.
+    """
     parser = _Parser(
         prog="qmonexec",
         description="Build QEMU exec: migration commands, prove them safe, and run them.",
@@ -57,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"qmonexec {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-    for name in COMMAND_MODULES:
+    owner = COMMAND_OWNERS.get(command) if command is not None else None
+    for name in COMMAND_MODULES if owner is None else (owner,):
         module = importlib.import_module(f"{__name__}.{name}")
         module.register(sub)
     return parser
@@ -66,7 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status (never raises for expected failures)."""
     try:
-        args = build_parser().parse_args(argv)
+        args_list = list(sys.argv[1:] if argv is None else argv)
+        first = args_list[0] if args_list else None
+        args = build_parser(first).parse_args(args_list)
         status: int = args.handler(args)
         return status
     except SystemExit as exc:  # --help and --version end through argparse's exit()
