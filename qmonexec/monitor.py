@@ -27,32 +27,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from .errors import InputError
-from .quoting import check_qmp_text, quote_hmp, quote_word
+from .quoting import check_qmp_text, check_qmp_value, quote_hmp, quote_word
 
 QMPCommand = dict[str, Any]
-
-
-def _check_strings(value: Any, where: str) -> None:
-    if isinstance(value, str):
-        check_qmp_text(value, what=where)
-    elif isinstance(value, Mapping):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise InputError(f"{where}: QMP object keys must be strings, not {key!r}")
-            check_qmp_text(key, what=f"{where} key")
-            _check_strings(item, f"{where}.{key}")
-    elif isinstance(value, (list, tuple)):
-        for i, item in enumerate(value):
-            _check_strings(item, f"{where}[{i}]")
-    elif value is not None and not isinstance(value, (bool, int, float)):
-        raise InputError(f"{where}: {type(value).__name__} cannot be sent over QMP")
 
 
 def qmp_command(execute: str, arguments: Mapping[str, Any] | None = None) -> QMPCommand:
     """A QMP command object; every string in it is checked to be QMP-safe text."""
     command: QMPCommand = {"execute": check_qmp_text(execute, what="command name")}
     if arguments is not None:
-        _check_strings(arguments, "arguments")
+        check_qmp_value(arguments, what="arguments")
         command["arguments"] = dict(arguments)
     return command
 
@@ -106,7 +90,7 @@ def migrate_set_parameters(parameters: Mapping[str, Any]) -> QMPCommand:
 
 def to_json(command: QMPCommand) -> str:
     """Compact JSON text of a QMP command (UTF-8 kept readable, no spaces)."""
-    _check_strings(command, "command")
+    check_qmp_value(command, what="command")
     return json.dumps(command, separators=(",", ":"), ensure_ascii=False)
 
 

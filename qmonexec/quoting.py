@@ -19,18 +19,21 @@ from __future__ import annotations
 
 __all__ = [
     "HMP_MAX_BYTES",
+    "MAX_JSON_DEPTH",
     "SAFE_CHARS",
     "Value",
     "check_qmp_text",
+    "check_qmp_value",
     "quote_hmp",
     "quote_word",
     "quote_words",
     "to_bytes",
+    "walk_strings",
 ]
 
 import os
-from collections.abc import Iterable
-from typing import Union
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, Union
 
 from .errors import InputError
 
@@ -42,6 +45,8 @@ _SAFE_BYTES = frozenset(SAFE_CHARS.encode("ascii"))
 
 #: QEMU's HMP parser copies string arguments into a 1024-byte buffer.
 HMP_MAX_BYTES = 1023
+#: QEMU's JSON parser refuses deeper nesting (docs/interop/qmp-spec.rst).
+MAX_JSON_DEPTH = 1024
 
 
 def to_bytes(value: Value, *, what: str = "value") -> bytes:
@@ -125,6 +130,57 @@ def check_qmp_text(text: str, *, what: str = "string") -> str:
             position=i,
         )
     return text
+
+
+def walk_strings(value: Any, path: str = "arguments", depth: int = 1) -> Iterator[tuple[str, str]]:
+    """Yield ``(path, string)`` for every string inside ``value``, keys included.
+
+    Raises :class:`InputError` for values JSON cannot represent (non-string
+    keys, NaN/infinity, other types) and for nesting deeper than QEMU accepts.
+    Iterative, so deep nesting cannot exhaust Python's recursion limit.
+    """
+    stack: list[tuple[Any, str, int]] = [(value, path, depth)]
+    while stack:
+        item, where, level = stack.pop()
+        if level > MAX_JSON_DEPTH:
+            raise InputError(
+                f"{path} is nested deeper than QEMU's limit of {MAX_JSON_DEPTH} levels"
+            )
+        if isinstance(item, str):
+            yield where, item
+        elif isinstance(item, bool) or item is None or isinstance(item, int):
+            continue
+        elif isinstance(item, float):
+            if item != item or item in (float("inf"), float("-inf")):
+                raise InputError(f"{where} is {item!r}, which JSON (and QMP) cannot carry")
+        elif isinstance(item, Mapping):
+            children: list[tuple[Any, str, int]] = []
+            for key, child in item.items():
+                if not isinstance(key, str):
+                    raise InputError(
+                        f"{where} has the key {key!r} of type {type(key).__name__}; "
+                        "QMP object keys must be strings"
+                    )
+                yield f"{where} key {key!r}", key
+                children.append((child, f"{where}[{key!r}]", level + 1))
+            stack.extend(reversed(children))
+        elif isinstance(item, (list, tuple)):
+            stack.extend(
+                (child, f"{where}[{i}]", level + 1) for i, child in reversed(list(enumerate(item)))
+            )
+        else:
+            raise InputError(
+                f"{where} is a {type(item).__name__}; QMP arguments hold only "
+                "str, int, float, bool, None, lists and dicts"
+            )
+
+
+def check_qmp_value(value: Any, *, what: str = "arguments") -> None:
+    """Refuse any value QMP cannot carry exactly: every string (keys too) passes
+    :func:`check_qmp_text`, and the value must be JSON QEMU accepts (see :func:`walk_strings`).
+    """
+    for path, text in walk_strings(value, what):
+        check_qmp_text(text, what=path)
 
 
 def quote_hmp(text: str, *, what: str = "HMP argument") -> str:

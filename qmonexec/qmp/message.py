@@ -31,19 +31,19 @@ __all__ = [
 import itertools
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InputError
-from ..quoting import check_qmp_text
+from ..quoting import MAX_JSON_DEPTH as MAX_DEPTH
+from ..quoting import check_qmp_text, walk_strings
 from .errors import ProtocolError
 
 #: QEMU refuses JSON messages larger than this (64 MiB), in both directions.
 MAX_MESSAGE_SIZE = 64 * 1024 * 1024
 
 #: QEMU's JSON parser refuses nesting deeper than this.
-MAX_DEPTH = 1024
 
 
 class IdGenerator:
@@ -60,47 +60,6 @@ class IdGenerator:
     def __call__(self) -> str:
         """Return the next id."""
         return f"{self.prefix}-{next(self._counter)}"
-
-
-def walk_strings(value: Any, path: str = "arguments", depth: int = 1) -> Iterator[tuple[str, str]]:
-    """Yield ``(path, string)`` for every string inside ``value``, keys included.
-
-    Raises :class:`InputError` for values JSON cannot represent (non-string
-    keys, NaN/infinity, other types) and for nesting deeper than QEMU accepts.
-    Iterative, so deep nesting cannot exhaust Python's recursion limit.
-    """
-    stack: list[tuple[Any, str, int]] = [(value, path, depth)]
-    while stack:
-        item, where, level = stack.pop()
-        if level > MAX_DEPTH:
-            raise InputError(f"{path} is nested deeper than QEMU's limit of {MAX_DEPTH} levels")
-        if isinstance(item, str):
-            yield where, item
-        elif isinstance(item, bool) or item is None or isinstance(item, int):
-            continue
-        elif isinstance(item, float):
-            if item != item or item in (float("inf"), float("-inf")):
-                raise InputError(f"{where} is {item!r}, which JSON (and QMP) cannot carry")
-        elif isinstance(item, Mapping):
-            children: list[tuple[Any, str, int]] = []
-            for key, child in item.items():
-                if not isinstance(key, str):
-                    raise InputError(
-                        f"{where} has the key {key!r} of type {type(key).__name__}; "
-                        "QMP object keys must be strings"
-                    )
-                yield f"{where} key {key!r}", key
-                children.append((child, f"{where}[{key!r}]", level + 1))
-            stack.extend(reversed(children))
-        elif isinstance(item, (list, tuple)):
-            stack.extend(
-                (child, f"{where}[{i}]", level + 1) for i, child in reversed(list(enumerate(item)))
-            )
-        else:
-            raise InputError(
-                f"{where} is a {type(item).__name__}; QMP arguments hold only "
-                "str, int, float, bool, None, lists and dicts"
-            )
 
 
 def check_arguments(name: str, arguments: Mapping[str, Any] | None) -> None:

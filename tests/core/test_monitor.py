@@ -86,12 +86,12 @@ def test_a_uri_with_nul_is_refused() -> None:
 
 
 def test_qmp_command_refuses_values_json_cannot_carry() -> None:
-    with pytest.raises(InputError, match="cannot be sent over QMP"):
+    with pytest.raises(InputError, match="QMP arguments hold only"):
         monitor.qmp_command("x", {"a": object()})
 
 
 def test_qmp_command_checks_nested_strings_and_keys() -> None:
-    with pytest.raises(InputError, match=r"arguments\.a\[1\]"):
+    with pytest.raises(InputError, match=r"arguments\[.a.\]\[1\]"):
         monitor.qmp_command("x", {"a": ["ok", "\ufffe"]})
     with pytest.raises(InputError, match="key"):
         monitor.qmp_command("x", {"\0": 1})
