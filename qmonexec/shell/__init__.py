@@ -18,9 +18,9 @@ tested); :mod:`.lint` checks that every template slot renders as one whole
 literal word.
 
 Imports stay cheap: the names below (except :func:`check`) are loaded on
-first use, and :func:`check` loads the lexer, parser and AST only when the
-fast path cannot decide, so a canonical rendered string is validated without
-them.
+first use, and :func:`check` loads :mod:`.analysis` (which drives the layers,
+lexer, parser, words and shapes) only when the fast path cannot decide, so a
+canonical rendered string is validated without them.
 """
 
 from __future__ import annotations
