@@ -156,21 +156,21 @@ def _views(
                 for index, cmd in enumerate(pipe.commands):
                     stage = index if outer is None else outer
                     if isinstance(cmd, SimpleCommand):
-                        own = tuple(redirect_view(r, False) for r in cmd.redirects)
+                        own = tuple([redirect_view(r, False) for r in cmd.redirects])
                         out.append(
                             CommandView(
-                                tuple(infos[id(w)].value for w in cmd.words),
-                                inherited + own,
+                                tuple([infos[id(w)].value for w in cmd.words]),
+                                inherited + own if own else inherited,
                                 to_pos(mapper(cmd.pos.offset)),  # type: ignore[operator]
                                 tuple(
-                                    (a.name, infos[id(a.word)].value[len(a.name) + 1 :])
-                                    for a in cmd.assignments
-                                ),
+                                    [(a.name, infos[id(a.word)].value[len(a.name) + 1 :])
+                                     for a in cmd.assignments]
+                                ) if cmd.assignments else (),
                                 stage,
                             )
                         )
                     else:
-                        group = tuple(redirect_view(r, True) for r in cmd.redirects)
+                        group = tuple([redirect_view(r, True) for r in cmd.redirects])
                         walk(cmd.body, inherited + group, stage)
 
     walk(script.body, (), None)

@@ -29,6 +29,15 @@ from .nodes import DblQuoted, Escaped, Expansion, ExpKind, Lit, Part, SglQuoted,
 from .tokens import Kind, Token, positioner
 
 _WORD_RUN = re.compile(r"[^ \t\n|&;<>()$`'\"\\]+")
+# The common tokens in one match, after blanks: (1) a whole word that is one
+# unquoted literal run (not a comment, not a possible fd prefix) ending where a
+# token must end, or (2) '&&', '||', '|' or ';' that nothing after it (another
+# operator character, a line continuation) could change.  Anything else takes
+# the general path in _Lexer.run, which gives the same tokens for these.
+_PLAIN = re.compile(
+    r"[ \t]*(?:([^ \t\n|&;<>()$`'\"\\#0-9][^ \t\n|&;<>()$`'\"\\]*)(?=[ \t\n|&;<>()]|\Z)"
+    r"|(&&|\|\||\|(?![|&\\])|;(?![;&|\\])))"
+)
 _DQ_RUN = re.compile(r'[^"$`\\]+')
 _NAME_RUN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _DIGITS = re.compile(r"[0-9]+")
@@ -90,8 +99,24 @@ class _Lexer:
         append = toks.append
         rep_full = self.rep.full
         operators = 0
+        word_kind = Kind.WORD
+        op_kind = Kind.OPERATOR
+        plain = _PLAIN.match
         i = 0
         while True:
+            m = plain(text, i)
+            if m is not None and not rep_full():
+                run = m.group(1)
+                if run is not None:
+                    start, i = m.span(1)
+                    p = pos(start)
+                    append(Token(word_kind, run, p, i, Word(p, i, [Lit(p, run)])))
+                    continue
+                if operators < MAX_OPERATORS:
+                    operators += 1
+                    start, i = m.span(2)
+                    append(Token(op_kind, m.group(2), pos(start), i))
+                    continue
             while i < n:
                 c = text[i]
                 if c == " " or c == "\t":
