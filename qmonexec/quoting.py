@@ -32,6 +32,7 @@ __all__ = [
 ]
 
 import os
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Union
 
@@ -41,7 +42,8 @@ Value = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 
 #: The characters that stay unquoted: safe in every shell setup and position measured.
 SAFE_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./:@%+,-"
-_SAFE_BYTES = frozenset(SAFE_CHARS.encode("ascii"))
+_BARE = re.compile("[" + re.escape(SAFE_CHARS) + "]+")
+_BARE_BYTES = re.compile(b"[" + re.escape(SAFE_CHARS.encode("ascii")) + b"]+")
 
 #: QEMU's HMP parser copies string arguments into a 1024-byte buffer.
 HMP_MAX_BYTES = 1023
@@ -85,8 +87,18 @@ def to_bytes(value: Value, *, what: str = "value") -> bytes:
 
 def quote_word(value: Value, *, what: str = "value") -> str:
     """Quote one shell word so every POSIX shell reads back exactly its bytes."""
+    if type(value) is str:  # the common case, without a round trip through bytes
+        if _BARE.fullmatch(value):
+            return value
+        if "\0" not in value:
+            try:
+                value.encode("utf-8", "surrogateescape")
+            except UnicodeEncodeError:
+                pass  # to_bytes below raises with the position
+            else:
+                return "'" + value.replace("'", "'\\''") + "'"
     data = to_bytes(value, what=what)
-    if data and all(b in _SAFE_BYTES for b in data):
+    if _BARE_BYTES.fullmatch(data):
         return data.decode("ascii")
     text = data.decode("utf-8", "surrogateescape")
     return "'" + text.replace("'", "'\\''") + "'"

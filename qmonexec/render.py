@@ -38,6 +38,12 @@ class ShellText(str):
 
 
 def _finalize(value: Any) -> str:
+    # Exact-type checks first: they are the hot path of every render.
+    kind = type(value)
+    if kind is str:
+        return quote_word(value)
+    if kind is int:
+        return str(value)
     if isinstance(value, ShellText):
         return value
     if isinstance(value, jinja2.Undefined):
