@@ -20,6 +20,17 @@ _LAZY: dict[str, str] = {
     "quote_words": "qmonexec.quoting",
     "quote_hmp": "qmonexec.quoting",
     "check_qmp_text": "qmonexec.quoting",
+    "SaveSpec": "qmonexec.spec",
+    "RestoreSpec": "qmonexec.spec",
+    "CommandSpec": "qmonexec.spec",
+    "compression": "qmonexec.spec",
+    "save_uri": "qmonexec.build",
+    "restore_uri": "qmonexec.build",
+    "command_uri": "qmonexec.build",
+    "check": "qmonexec.shell",
+    "Policy": "qmonexec.shell",
+    "Verdict": "qmonexec.shell",
+    "QMPClient": "qmonexec.qmp",
 }
 
 __all__ = ["__version__", *_LAZY]
