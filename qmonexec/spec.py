@@ -32,7 +32,7 @@ from .quoting import Value, to_bytes
 BLOCK_SIZE_RANGE = (512, 1 << 20)
 #: Allowed transfer sizes (dd's obs, the size of each write): 8 KiB .. 64 MiB.
 TRANSFER_SIZE_RANGE = (8 << 10, 64 << 20)
-#: What a pipe hands dd per read on Linux; the default profile's ibs.
+#: The most a Linux pipe hands dd per read: a larger ibs never fills.
 PIPE_READ_SIZE = 64 << 10
 
 
@@ -118,16 +118,19 @@ class Profile:
     def input_size(self, obs: int) -> int:
         """dd's ``ibs`` for a given ``obs``.
 
-        Ours reads what a pipe gives (64 KiB) and keeps ``ibs != obs``, because
-        busybox dd only collects short reads into full writes when the two
-        differ (REFERENCE.md section 5).
+        Ours is half of ``obs`` (at most what a pipe gives, 64 KiB), so every
+        write collects two or more reads: ``ibs != obs`` matters because busybox
+        dd only collects short reads into full writes when the two differ
+        (REFERENCE.md section 5).  The default ``obs`` of 64 KiB was measured
+        fastest: large writes stall QEMU's side of the pipe meanwhile
+        (docs/performance.md).
         """
         return obs if self.ibs_equals_obs else min(PIPE_READ_SIZE, obs // 2)
 
 
 #: Profiles by name.  ``libvirt`` reproduces libvirt's string byte for byte.
 PROFILES: dict[str, Profile] = {
-    "default": Profile("default", block_size=4096, cat_when_raw=False, obs=1 << 20,
+    "default": Profile("default", block_size=4096, cat_when_raw=False, obs=64 << 10,
                        ibs_equals_obs=False),
     "libvirt": Profile("libvirt", block_size=4096, cat_when_raw=True, obs=1 << 20,
                        ibs_equals_obs=True),

@@ -51,7 +51,7 @@ def test_the_issue_command_prints_exactly_the_libvirt_line(capsys: pytest.Captur
 
 def test_save_defaults_to_our_profile(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli(capsys, "uri", "save", "/vm/g.img") == (
-        0, "exec:{ dd bs=4096 seek=0 if=/dev/null && dd ibs=65536 obs=1048576; } 1<>/vm/g.img\n",
+        0, "exec:{ dd bs=4096 seek=0 if=/dev/null && dd ibs=32768 obs=65536; } 1<>/vm/g.img\n",
         "")
 
 

@@ -55,9 +55,9 @@ def test_the_issue_libvirt_example_byte_for_byte() -> None:
                    "obs=1048576; } 1<>'/var/lib/vm/it'\\''s here.img'")
 
 
-def test_default_profile_has_no_cat_and_reads_64k_writes_1m() -> None:
+def test_default_profile_has_no_cat_and_reads_32k_writes_64k() -> None:
     assert save(offset=8192) == (
-        "exec:{ dd bs=4096 seek=2 if=/dev/null && dd ibs=65536 obs=1048576; } 1<>/vm/g.img"
+        "exec:{ dd bs=4096 seek=2 if=/dev/null && dd ibs=32768 obs=65536; } 1<>/vm/g.img"
     )
 
 
@@ -74,7 +74,7 @@ def test_offset_zero_seeks_zero_blocks() -> None:
 @pytest.mark.parametrize("name", NAMES)
 def test_default_profile_compresses_with_name_c(name: str) -> None:
     assert save(compress=name, offset=4096) == (
-        f"exec:{name} -c | {{ dd bs=4096 seek=1 if=/dev/null && dd ibs=65536 obs=1048576; }} "
+        f"exec:{name} -c | {{ dd bs=4096 seek=1 if=/dev/null && dd ibs=32768 obs=65536; }} "
         "1<>/vm/g.img"
     )
 
@@ -121,7 +121,7 @@ def test_a_non_utf8_target_keeps_its_bytes_as_surrogate_escapes() -> None:
 
 def test_stage_status_form_uncompressed_has_only_the_write_stage() -> None:
     assert save(offset=8192, status_dir="/run/qs") == (
-        "exec:{ { dd bs=4096 seek=2 if=/dev/null && dd ibs=65536 obs=1048576; } 1<>/vm/g.img "
+        "exec:{ { dd bs=4096 seek=2 if=/dev/null && dd ibs=32768 obs=65536; } 1<>/vm/g.img "
         "&& : >/run/qs/write.ok || : >/run/qs/write.failed; } 2>/run/qs/write.err"
     )
 
@@ -130,7 +130,7 @@ def test_stage_status_form_compressed_records_both_stages() -> None:
     assert save(offset=8192, compress="gzip", status_dir="/run/qs") == (
         "exec:{ gzip -c && : >/run/qs/compress.ok || : >/run/qs/compress.failed; } "
         "2>/run/qs/compress.err | "
-        "{ { dd bs=4096 seek=2 if=/dev/null && dd ibs=65536 obs=1048576; } 1<>/vm/g.img "
+        "{ { dd bs=4096 seek=2 if=/dev/null && dd ibs=32768 obs=65536; } 1<>/vm/g.img "
         "&& : >/run/qs/write.ok || : >/run/qs/write.failed; } 2>/run/qs/write.err"
     )
 

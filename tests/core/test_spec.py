@@ -180,10 +180,10 @@ def test_the_offset_is_checked_against_the_block_size_given() -> None:
 # --- profiles ----------------------------------------------------------------------------------
 
 
-def test_the_default_profile_reads_64k_and_writes_1m_without_cat() -> None:
+def test_the_default_profile_reads_32k_and_writes_64k_without_cat() -> None:
     spec = SaveSpec("/vm/g.img")
     assert spec.profile.name == "default"
-    assert (spec.block_size, spec.ibs, spec.obs) == (4096, 65536, 1 << 20)
+    assert (spec.block_size, spec.ibs, spec.obs) == (4096, 32768, 65536)
     assert spec.compress_argv is None
 
 
