@@ -105,9 +105,22 @@ def hmp_migrate_incoming(uri: str) -> str:
 
 
 def virsh_line(domain: str, command: QMPCommand) -> str:
-    """``virsh qemu-monitor-command DOMAIN '<json>'``, every word shell-quoted."""
+    """``virsh qemu-monitor-command DOMAIN '<json>'``, every word shell-quoted.
+
+    A domain name starting with ``-`` is refused: virsh would read it as one
+    of its options (``--hmp``, ``--pretty``), whatever the quoting.
+    """
     if not domain:
-        raise InputError("virsh needs a domain name; give --domain NAME")
+        raise InputError(
+            "virsh needs a domain name: pass it as virsh_line()'s domain "
+            "(on the command line: --domain NAME)"
+        )
+    if domain.startswith("-"):
+        raise InputError(
+            f"the domain name {domain!r} starts with '-', so virsh would read it as an option, "
+            "not as the domain: give the domain's name, UUID or id",
+            value=domain,
+        )
     check_qmp_text(domain, what="domain name")
     return " ".join(
         ["virsh", "qemu-monitor-command", quote_word(domain, what="domain name"),

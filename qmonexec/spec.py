@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "BLOCK_SIZE_RANGE",
     "COMPRESSIONS",
+    "DD_MAX_BYTES",
     "PROFILES",
     "TRANSFER_SIZE_RANGE",
     "CommandSpec",
@@ -26,12 +27,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import InputError
+from .paths import special_path
 from .quoting import Value, to_bytes
 
 #: Allowed block sizes (the unit of the header offset): 512 B .. 1 MiB.
 BLOCK_SIZE_RANGE = (512, 1 << 20)
 #: Allowed transfer sizes (dd's obs, the size of each write): 8 KiB .. 64 MiB.
 TRANSFER_SIZE_RANGE = (8 << 10, 64 << 20)
+#: The largest byte count dd accepts for an offset (``seek``/``skip`` times the
+#: block size): a signed 64-bit file offset.
+DD_MAX_BYTES = 2**63 - 1
 #: The most a Linux pipe hands dd per read: a larger ibs never fills.
 PIPE_READ_SIZE = 64 << 10
 
@@ -168,6 +173,12 @@ def _offset(offset: int, block_size: int, what: str) -> int:
     if offset < 0:
         raise InputError(f"{what} {offset} is negative; give 0 or a positive multiple of "
                          f"the block size {block_size}", value=offset)
+    if offset > DD_MAX_BYTES:
+        raise InputError(
+            f"{what} {offset} is larger than dd accepts (2^63 - 1 = {DD_MAX_BYTES} bytes, "
+            "the largest file offset): give a smaller offset",
+            value=offset,
+        )
     if offset % block_size:
         below = offset - offset % block_size
         above = below + block_size
@@ -191,6 +202,12 @@ def _absolute(path: Value, what: str) -> str | bytes:
         raise InputError(
             f"{what} {shown!r} is not an absolute path; QEMU runs the command in its own working "
             f"directory, so give the full path (e.g. {os.path.join('/', 'var', 'lib', 'vm', 'x')})",
+            value=path,
+        )
+    special = special_path(raw)
+    if special is not None:
+        raise InputError(
+            f"{what}: {special.reason}; give the path of an ordinary file",
             value=path,
         )
     return raw

@@ -36,8 +36,9 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("string", nargs="?", metavar="STRING",
                         help="the text to check: a shell string, an exec: URI, a QMP command or "
                              "an HMP line; '-' reads one string per line from standard input")
-    parser.add_argument("--file", metavar="F",
-                        help="read one string per line from file F")
+    parser.add_argument("--file", metavar="F", action="append", default=[],
+                        help="read one string per line from file F; repeatable, every file is "
+                             "read in order and named in the output")
     parser.add_argument("--form", choices=_FORMS, default="auto",
                         help="read the text as this form instead of guessing (default auto)")
     parser.add_argument("--policy", choices=("default", "command"), default="default",
@@ -91,45 +92,73 @@ def _policy(args: argparse.Namespace) -> Policy:
     return policy
 
 
-def _lines(data: bytes) -> list[tuple[int, str]]:
+#: One string to check: where it came from (file name, ``-`` or ``None`` for the
+#: argument), its line number (0 for the argument) and the text.
+_Input = tuple["str | None", int, str]
+
+#: At most this many finding groups are printed per string; the verdict (and
+#: ``--json``) keeps every finding, and the exit status counts them all.
+MAX_PRINTED = 25
+
+
+def _lines(source: str, data: bytes) -> list[_Input]:
     text = data.decode("utf-8", "surrogateescape")
-    return [(k, line) for k, line in enumerate(text.split("\n"), 1) if line.strip(" \t")]
+    return [
+        (source, k, line) for k, line in enumerate(text.split("\n"), 1) if line.strip(" \t")
+    ]
 
 
-def _inputs(args: argparse.Namespace) -> tuple[list[tuple[int, str]], bool]:
-    """The strings to check, with line numbers, and whether they came from lines of input."""
+def _inputs(args: argparse.Namespace) -> tuple[list[_Input], bool]:
+    """The strings to check, with their source and line, and whether they came from lines."""
     from . import UsageError
 
-    if args.file is not None and args.string is not None:
+    if args.file and args.string is not None:
         raise UsageError("give either STRING (or '-') or --file F, not both")
-    if args.file is not None:
-        try:
-            with open(args.file, "rb") as handle:
-                data = handle.read()
-        except OSError as exc:
-            raise InputError(f"cannot read {args.file!r}: {exc.strerror}") from None
-        return _lines(data), True
+    if args.file:
+        found: list[_Input] = []
+        for name in args.file:
+            try:
+                with open(name, "rb") as handle:
+                    data = handle.read()
+            except OSError as exc:
+                raise InputError(
+                    f"cannot read --file {name!r}: {exc.strerror}; nothing was checked"
+                ) from None
+            found += _lines(name, data)
+        return found, True
     if args.string is None:
         raise UsageError("give the STRING to check, '-' for standard input, or --file F")
     if args.string == "-":
-        return _lines(sys.stdin.buffer.read()), True
-    return [(0, args.string)], False
+        return _lines("-", sys.stdin.buffer.read()), True
+    return [(None, 0, args.string)], False
 
 
-def _verdicts(args: argparse.Namespace) -> tuple[list[tuple[int, Verdict]], bool]:
+def _verdicts(args: argparse.Namespace) -> tuple[list[tuple[_Input, Verdict]], bool]:
     from ..shell import check
 
     inputs, many = _inputs(args)
     policy = _policy(args)
-    return [(k, check(text, policy, form=args.form)) for k, text in inputs], many
+    return [(item, check(item[2], policy, form=args.form)) for item in inputs], many
+
+
+def _where(item: _Input) -> str:
+    source, line, _text = item
+    return f"{'<stdin>' if source == '-' else source}:{line}"
 
 
 def _summary(verdict: Verdict) -> list[str]:
+    from ..shell.findings import group_findings
+
+    errors = sum(f.count for f in verdict.errors)
     if verdict.ok:
         out = [f"safe: {verdict.shape}"]
     else:
-        out = [f"unsafe: {len(verdict.errors)} error{'s' * (len(verdict.errors) != 1)}"]
-    out += [f"  {f}" for f in verdict.findings]
+        out = [f"unsafe: {errors} error{'s' * (errors != 1)}"]
+    groups = group_findings(verdict.findings)
+    out += [f"  {g}" for g in groups[:MAX_PRINTED]]
+    if len(groups) > MAX_PRINTED:
+        hidden = sum(g.count for g in groups[MAX_PRINTED:])
+        out.append(f"  ... {hidden} more findings not shown (--json lists all)")
     return out
 
 
@@ -145,21 +174,23 @@ def _run_check(args: argparse.Namespace) -> int:
     verdicts, many = _verdicts(args)
     if args.json:
         if many:
-            data: Any = [{"line": k, "verdict": v.to_dict()} for k, v in verdicts]
+            data: Any = [
+                {"file": item[0], "line": item[1], "verdict": v.to_dict()} for item, v in verdicts
+            ]
         else:
             data = verdicts[0][1].to_dict()
         _write(json.dumps(data, indent=2, ensure_ascii=True) + "\n")
     else:
         out: list[str] = []
-        for k, verdict in verdicts:
+        for item, verdict in verdicts:
             lines = _summary(verdict)
             if many:
-                lines[0] = f"line {k}: {lines[0]}"
+                lines[0] = f"{_where(item)}: {lines[0]}"
             out += lines
         if many and not verdicts:
             out.append("no strings to check")
         _write("\n".join(out) + "\n")
-    return 0 if all(v.ok for _k, v in verdicts) else 1
+    return 0 if all(v.ok for _item, v in verdicts) else 1
 
 
 def _run_explain(args: argparse.Namespace) -> int:
@@ -167,8 +198,8 @@ def _run_explain(args: argparse.Namespace) -> int:
 
     verdicts, many = _verdicts(args)
     parts = []
-    for k, verdict in verdicts:
+    for item, verdict in verdicts:
         text = explain(verdict)
-        parts.append(f"=== line {k} ===\n{text}" if many else text)
+        parts.append(f"=== {_where(item)} ===\n{text}" if many else text)
     _write("\n".join(parts) if parts else "no strings to check\n")
-    return 0 if all(v.ok for _k, v in verdicts) else 1
+    return 0 if all(v.ok for _item, v in verdicts) else 1

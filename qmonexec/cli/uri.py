@@ -7,6 +7,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
+from ..spec import DD_MAX_BYTES
 
 if TYPE_CHECKING:
     from ..build import Built
@@ -39,7 +40,13 @@ def size(text: str) -> int:
             f"{text!r} is not a byte count; write digits with an optional K, M or G suffix, "
             "e.g. 8192 or 8K"
         )
-    return int(digits) * _SUFFIXES[suffix]
+    value = int(digits) * _SUFFIXES[suffix]
+    if value > DD_MAX_BYTES:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is {value} bytes, more than dd accepts (2^63 - 1 = {DD_MAX_BYTES}); "
+            "give a smaller size"
+        )
+    return value
 
 
 def command_words(text: str) -> list[str]:

@@ -201,12 +201,13 @@ def check_command(
     from ..shell import check  # lazy: the validator is only needed for exec: commands
 
     if isinstance(line, str) and "exec:" in line:
-        verdict = check(line, policy)
+        # a command-line is an HMP line, whatever it looks like: QEMU reads it as one
+        verdict = check(line, policy, form="hmp")
         if not verdict.ok:
             _refuse(name, "arguments['command-line']", line, verdict)
     direction = _DIRECTIONS.get(name)
     for where, text in targets:
-        verdict = check(text, policy)
+        verdict = check(text, policy, form="uri")
         if not verdict.ok:
             _refuse(name, where, text, verdict)
         shape = getattr(verdict, "shape", None)

@@ -18,7 +18,7 @@ know only the escapes ``\\n \\r \\\\ \\' \\"`` and are cut at 1023 bytes.
 
 from __future__ import annotations
 
-__all__ = ["FORMS", "Layer", "OffsetMap", "Peeled", "peel"]
+__all__ = ["FORMS", "HMP_BLANKS", "Layer", "OffsetMap", "Peeled", "peel"]
 
 import re
 from bisect import bisect_right
@@ -28,7 +28,7 @@ from json import JSONDecodeError
 from json import decoder as _decoder
 from typing import Any
 
-from .findings import Code, Reporter
+from .findings import Budget, Code, Reporter
 from .verdict import Layer
 
 #: Values of ``form`` for :func:`peel` (``auto`` guesses from the text).
@@ -132,8 +132,9 @@ class _JObj:
 class _Json:
     """A small JSON parser that keeps string positions and refuses duplicate keys."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, budget: Budget) -> None:
         self.text = text
+        self.budget = budget
 
     def ws(self, i: int) -> int:
         text = self.text
@@ -143,6 +144,7 @@ class _Json:
         return i
 
     def value(self, i: int, depth: int) -> tuple[Any, int]:
+        self.budget.spend()
         text = self.text
         i = self.ws(i)
         if i >= len(text):
@@ -175,7 +177,12 @@ class _Json:
 
     def obj(self, i: int, depth: int) -> tuple[_JObj, int]:
         if depth > _JSON_MAX_DEPTH:
-            raise _JsonError(i, "JSON nested too deeply")
+            raise _JsonError(
+                i,
+                f"the JSON is nested more than {_JSON_MAX_DEPTH} levels deep, more than the "
+                "analysis follows, so it is not proven safe: flatten it",
+                Code.TOO_DEEP,
+            )
         text = self.text
         members: dict[str, tuple[Any, int]] = {}
         start = i
@@ -209,7 +216,12 @@ class _Json:
 
     def arr(self, i: int, depth: int) -> tuple[list[Any], int]:
         if depth > _JSON_MAX_DEPTH:
-            raise _JsonError(i, "JSON nested too deeply")
+            raise _JsonError(
+                i,
+                f"the JSON is nested more than {_JSON_MAX_DEPTH} levels deep, more than the "
+                "analysis follows, so it is not proven safe: flatten it",
+                Code.TOO_DEEP,
+            )
         text = self.text
         items: list[Any] = []
         i = self.ws(i + 1)
@@ -282,7 +294,7 @@ _QMP_COMMANDS = {"migrate": "outgoing", "migrate-incoming": "incoming"}
 
 
 def _peel_qmp(text: str, rep: Reporter) -> Peeled:
-    parser = _Json(text)
+    parser = _Json(text, rep.budget)
     try:
         top, end = parser.value(0, 0)
         end = parser.ws(end)
@@ -371,16 +383,19 @@ def _peel_qmp(text: str, rep: Reporter) -> Peeled:
 _HMP_ESCAPES = {"n": "\n", "r": "\r", "\\": "\\", "'": "'", '"': '"'}
 _HMP_COMMANDS = {"migrate": "outgoing", "migrate_incoming": "incoming"}
 _HMP_SPECIAL = re.compile(r'["\\]')
-_HMP_TOKEN = re.compile(r"[^ \t\n]*")
+#: The characters QEMU's monitor skips between words (C ``isspace``): it skips
+#: them before the command name too, so ``"\nmigrate ..."`` is a migrate command.
+HMP_BLANKS = " \t\n\v\f\r"
+_HMP_TOKEN = re.compile(r"[^ \t\n\v\f\r]*")
 
 
 def _peel_hmp(text: str, rep: Reporter, outer: OffsetMap) -> Peeled:
     n = len(text)
     i = 0
-    while i < n and text[i] in " \t":
+    while i < n and text[i] in HMP_BLANKS:
         i += 1
     j = i
-    while j < n and text[j] not in " \t\n":
+    while j < n and text[j] not in HMP_BLANKS:
         j += 1
     name = text[i:j]
     if name not in _HMP_COMMANDS:
@@ -393,11 +408,11 @@ def _peel_hmp(text: str, rep: Reporter, outer: OffsetMap) -> Peeled:
         return Peeled(None)
     i = j
     while True:
-        while i < n and text[i] in " \t":
+        while i < n and text[i] in HMP_BLANKS:
             i += 1
         if name == "migrate" and text.startswith("-", i):
             j = i
-            while j < n and text[j] not in " \t":
+            while j < n and text[j] not in HMP_BLANKS:
                 j += 1
             flag = text[i:j]
             if flag != "-d":
@@ -459,7 +474,7 @@ def _peel_hmp(text: str, rep: Reporter, outer: OffsetMap) -> Peeled:
     uri = "".join(chars)
     mapper = OffsetMap(0, starts, sources, outer)
     rest = i
-    while rest < n and text[rest] in " \t":
+    while rest < n and text[rest] in HMP_BLANKS:
         rest += 1
     if rest < n:
         hint = (
@@ -520,8 +535,12 @@ def _guess(text: str) -> str:
         rest = stripped[1:].lstrip(" \t\r\n")
         if rest[:1] in ('"', "'", "}"):
             return "qmp"
-    head = stripped.split(None, 1)[0] if stripped.strip() else ""
-    if head in _HMP_COMMANDS and stripped == text.lstrip(" \t"):
+    line = text.lstrip(HMP_BLANKS)
+    end = 0
+    while end < len(line) and line[end] not in HMP_BLANKS:
+        end += 1
+    if line[:end] in _HMP_COMMANDS:
+        # read as QEMU's monitor reads it: whatever blanks come first
         return "hmp"
     return "uri"
 

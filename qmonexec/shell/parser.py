@@ -201,6 +201,7 @@ class _Parser:
     def command(self, closer: str | None) -> Command:
         tok = self._peek()
         self.count += 1
+        self.rep.budget.spend()
         if self.count > MAX_COMMANDS:
             raise ParseError(
                 Code.TOO_MANY_COMMANDS,

@@ -16,6 +16,8 @@ __all__ = ["evaluate"]
 
 from collections.abc import Callable, Iterable
 
+from ..paths import SpecialPath, special_path
+from ..spec import DD_MAX_BYTES
 from .findings import Code, Reporter, Severity
 from .nodes import (
     AndOr,
@@ -41,6 +43,8 @@ from .words import WordInfo
 
 _DEFAULT_FD = {"<": 0, "<>": 0, "<&": 0, "<<": 0, "<<-": 0}
 _FILE_OPS = frozenset({"<", ">", ">>", "<>", ">|"})
+#: Every redirection operator the checks below know; any other is unproven.
+_KNOWN_OPS = _FILE_OPS | {"<&", ">&", "<<", "<<-"}
 _SHAPE_HELP = (
     "qmonexec accepts a save '[COMP -c | ]{ dd bs=B seek=N if=/dev/null && "
     "dd ibs=I obs=O; } 1<>TARGET', a restore 'dd if=SOURCE bs=B skip=N[ | COMP -dc]' "
@@ -124,6 +128,15 @@ class _Checker:
                 "'( ... )' runs the list in a subshell, which no qmonexec shape uses: "
                 "use '{ ...; }' as in the save form, or a single command",
             )
+        elif not isinstance(cmd, BraceGroup):
+            self.add(
+                Code.UNHANDLED_CONSTRUCT,
+                cmd.pos.offset,
+                f"a {type(cmd).__name__} node that the analysis does not handle: it is not "
+                "proven safe; use one of the shapes qmonexec renders",
+            )
+            return
+        self.rep.budget.spend()
         self.walk_list(cmd.body, False)
         self.check_redirects(cmd.redirects, None)
 
@@ -204,6 +217,16 @@ class _Checker:
         allowed = self.policy.redirects
         for r in redirects:
             op = r.op
+            if op not in _KNOWN_OPS:
+                self.flag(r)
+                self.add(
+                    Code.UNHANDLED_CONSTRUCT,
+                    r.pos.offset,
+                    f"the redirection operator {op!r} is not one the analysis handles, so it "
+                    "is not proven safe: remove it",
+                    length=len(op),
+                )
+                continue
             fd = _fd(r)
             target = self.info(r.target)
             value = target.value
@@ -233,6 +256,11 @@ class _Checker:
                         length=r.target.end - where,
                     )
                 continue
+            if target.literal and op in _FILE_OPS:
+                special = special_path(value)
+                if special is not None:
+                    self.flag(r)
+                    self._special(special, r.target.pos.offset, r.target.end)
             if target.literal and op in _FILE_OPS and not value.startswith("/"):
                 self.flag(r)
                 self.add(
@@ -274,6 +302,15 @@ class _Checker:
                 )
             elif op in ("<<", "<<-"):
                 self.flag(r)
+
+    def _special(self, special: SpecialPath, start: int, end: int) -> None:
+        self.add(
+            Code.SPECIAL_PATH,
+            start,
+            f"{special.reason}: give the path of an ordinary file",
+            length=max(end - start, 1),
+            shells=special.shells,
+        )
 
     def flag(self, r: Redirect) -> None:
         self.flagged.add(id(r))
@@ -433,6 +470,11 @@ class _Checker:
                         f"not {val!r}: write if=/dev/null",
                         length=length,
                     )
+                elif role == "restore" and special_path(val) is not None:
+                    ok = False
+                    special = special_path(val)
+                    assert special is not None
+                    self._special(special, off + 3, off + length)
                 elif role == "restore" and not val.startswith("/"):
                     ok = False
                     self.add(
@@ -507,13 +549,23 @@ class _Checker:
                     "restore": "if=, bs= and skip="}[role]  # fmt: skip
         return f"{value!r} is not an operand of the {role} step, which takes {expected}: remove it"
 
-    def _offset(self, values: dict[str, int | str], key: str, word_cmd: Command) -> None:
-        want = self.policy.offset
-        if want is None:
-            return
+    def _offset(self, values: dict[str, int | str], key: str, word_cmd: Command) -> bool:
+        """Check ``key`` (seek/skip) times bs: within dd's range, and the expected offset."""
         count = values[key]
         bs = values["bs"]
         assert isinstance(count, int) and isinstance(bs, int)
+        if count * bs > DD_MAX_BYTES:
+            self.add(
+                Code.DD_OPERAND,
+                word_cmd.pos.offset,
+                f"{key}={count} with bs={bs} is byte {count * bs}, past the largest offset dd "
+                f"accepts (2^63 - 1 = {DD_MAX_BYTES}): dd would fail; use a smaller offset",
+                length=2,
+            )
+            return False
+        want = self.policy.offset
+        if want is None:
+            return True
         if count * bs != want:
             self.add(
                 Code.OFFSET_MISMATCH,
@@ -523,6 +575,7 @@ class _Checker:
                 + ("" if want % bs == 0 else f" with a bs that divides {want}"),
                 length=2,
             )
+        return True
 
     def _status(self, cmd: Command, stage: str, outcome: str) -> str | None:
         """Check ``: >D/STAGE.OUTCOME``; return D."""
@@ -688,8 +741,8 @@ class _Checker:
                 return False
         header = self.dd(ao.pipelines[0].commands[0], "header")
         data = self.dd(ao.pipelines[1].commands[0], "data")
-        if header is not None:
-            self._offset(header, "seek", ao.pipelines[0].commands[0])
+        if header is not None and not self._offset(header, "seek", ao.pipelines[0].commands[0]):
+            ok = False
         ok = ok and header is not None and data is not None
         # the dd group's redirection: exactly 1<>TARGET
         rs = dd_group.redirects
@@ -740,9 +793,7 @@ class _Checker:
             )
             return False
         values = self.dd(cmds[0], "restore")
-        if values is not None:
-            self._offset(values, "skip", cmds[0])
-        ok = values is not None
+        ok = values is not None and self._offset(values, "skip", cmds[0])
         if len(cmds) == 2:
             ok = self.compressor(cmds[1], "dc") and ok
         return ok

@@ -37,7 +37,7 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .findings import CODE_INFO, Code, Reporter, Severity
+from .findings import Code, Reporter, Severity
 from .nodes import DblQuoted, Escaped, Expansion, ExpKind, Lit, SglQuoted, Word
 
 #: Characters every measured shell takes literally when unquoted, anywhere.
@@ -133,13 +133,15 @@ def _report_quoted_blanks(text: str, offset: int, rep: Reporter, single: bool = 
             )
 
 
-def _new_errors(rep: Reporter, items_before: int, dropped_before: int) -> bool:
-    if rep.dropped != dropped_before:
-        return True
-    for code, _o, _l, _m, severity, _s in rep.items[items_before:]:
-        if (severity or CODE_INFO[code].severity) is Severity.ERROR:
-            return True
-    return False
+def _unhandled(part: object, rep: Reporter) -> None:
+    """A word part of a kind this analysis does not know proves nothing: an error."""
+    offset = getattr(getattr(part, "pos", None), "offset", 0)
+    rep.add(
+        Code.UNHANDLED_CONSTRUCT,
+        offset if isinstance(offset, int) else 0,
+        f"a word part of kind {type(part).__name__} that the analysis does not handle: "
+        "it is not proven safe; write the word as plain text in single quotes",
+    )
 
 
 def _plain(text: str) -> bool:
@@ -162,8 +164,8 @@ def analyze_word(word: Word, rep: Reporter) -> WordInfo:
             text = part.text
             if text[0] != "=" and _SAFE_RUN.fullmatch(text) is not None:
                 return WordInfo(text, True)
-    items_before = len(rep.items)
-    dropped_before = rep.dropped
+    errors_before = rep.errors
+    rep.budget.spend(len(parts))
     pieces: list[str] = []
     literal = True
     content = False  # has anything (text or expansion) come before?
@@ -226,21 +228,27 @@ def analyze_word(word: Word, rep: Reporter) -> WordInfo:
                     pieces.append(inner.char)
                     if not _plain(inner.char):
                         literal = False
-                else:
+                elif type(inner) is Expansion:
                     assert isinstance(inner, Expansion)
                     _report_expansion(inner, rep, True)
                     pieces.append(inner.raw)
+                else:
+                    _unhandled(inner, rep)
+                    literal = False
             prev = ""
-        else:
+        elif t is Expansion:
             assert isinstance(part, Expansion)
             _report_expansion(part, rep, False)
             pieces.append(part.raw)
             content = True
             prev = ""
+        else:
+            _unhandled(part, rep)
+            literal = False
     if braces:
         _report_braces(braces, rep)
     value = "".join(pieces)
-    if literal and _new_errors(rep, items_before, dropped_before):
+    if literal and rep.errors != errors_before:
         literal = False
     return WordInfo(value, literal)
 

@@ -80,8 +80,9 @@ def test_check_file_reports_per_line_and_fails_if_any_is_unsafe(
     path.write_text(f"{SAFE}\n\n{UNSAFE}\n{REST}\n")
     status, out, _err = cli(capsys, "check", "--file", str(path))
     assert status == 1
-    heads = [line for line in out.splitlines() if line.startswith("line ")]
-    assert heads == ["line 1: safe: save", "line 3: unsafe: 2 errors", "line 4: safe: restore"]
+    heads = [line for line in out.splitlines() if not line.startswith(" ")]
+    assert heads == [f"{path}:1: safe: save", f"{path}:3: unsafe: 2 errors",
+                     f"{path}:4: safe: restore"]
 
 
 def test_check_file_of_safe_strings_exits_0(
@@ -156,7 +157,7 @@ def test_explain_file_heads_each_view_with_its_line(
     status, out, _err = cli(capsys, "explain", "--file", str(path))
     assert status == 1
     assert [line for line in out.splitlines() if line.startswith("===")] == [
-        "=== line 1 ===", "=== line 3 ==="]
+        f"=== {path}:1 ===", f"=== {path}:3 ==="]
 
 
 def test_the_program_check_exit_codes_and_stdin() -> None:
@@ -171,5 +172,5 @@ def test_the_program_check_exit_codes_and_stdin() -> None:
     assert run("check", UNSAFE).returncode == 1
     assert run("check").returncode == 2
     done = run("check", "-", stdin=f"{SAFE}\n{UNSAFE}\n".encode())
-    assert done.returncode == 1 and b"line 2: unsafe" in done.stdout
+    assert done.returncode == 1 and b"<stdin>:2: unsafe" in done.stdout
     assert b"Traceback" not in done.stderr

@@ -1,0 +1,97 @@
+"""File names that a shell or the kernel does not treat as plain files.
+
+A save target, a restore source, a redirection target and a dd ``if=``/``of=``
+operand must name an ordinary file.  Some names do not:
+
+* ``/dev/tcp/HOST/PORT`` and ``/dev/udp/HOST/PORT``: bash (in every mode) and
+  ksh93 open a network connection for a redirection to such a name, so
+  ``1<>/dev/tcp/10.0.0.1/9000`` sends the VM's memory over the network;
+* ``/dev/fd/N``, ``/dev/stdin``, ``/dev/stdout``, ``/dev/stderr``: the
+  descriptors of the pipeline itself (QEMU's pipe, the shell's stderr);
+* everything under ``/proc``: ``/proc/PID/fd/N``, ``/proc/self/fd/N``,
+  ``/proc/PID/task/TID/fd/N`` and ``/proc/thread-self/fd/N`` alias
+  descriptors too, and ``/proc/PID/root`` or ``/proc/PID/cwd`` lead back into
+  the file system through another process, past any rule about the rest of
+  the name.  No save or restore has a reason to touch ``/proc``.
+
+Names are compared after lexical normalisation (``//``, ``/./`` and ``/../``
+collapse, as the kernel resolves them), so ``/dev//tcp/h/p`` and
+``/tmp/../dev/stdout`` are caught as well.  Symbolic links elsewhere in the
+file system are the file system's business: they are not followed.
+"""
+
+from __future__ import annotations
+
+__all__ = ["SpecialPath", "normalise", "special_path"]
+
+import os
+from typing import NamedTuple
+
+_NETWORK_SHELLS = ("bash", "bash-posix", "ksh93")
+_ALL_SHELLS = (
+    "dash", "bash", "bash-posix", "busybox", "mksh", "ksh93", "zsh", "zsh-sh", "yash", "posh",
+)  # fmt: skip
+
+
+class SpecialPath(NamedTuple):
+    """Why a name is not a plain file: ``reason`` (a sentence) and the ``shells`` affected."""
+
+    normalised: str
+    reason: str
+    shells: tuple[str, ...]
+
+
+def normalise(path: str) -> str:
+    """``path`` with ``//``, ``.`` and ``..`` resolved lexically (``/..`` stays ``/``)."""
+    absolute = path.startswith("/")
+    parts: list[str] = []
+    for part in path.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if parts and parts[-1] != "..":
+                parts.pop()
+            elif not absolute:
+                parts.append(part)
+            continue
+        parts.append(part)
+    joined = "/".join(parts)
+    return "/" + joined if absolute else joined or "."
+
+
+def _under(path: str, directory: str) -> bool:
+    return path == directory or path.startswith(directory + "/")
+
+
+def special_path(path: str | bytes | os.PathLike[str] | os.PathLike[bytes]) -> SpecialPath | None:
+    """Return why ``path`` is not an ordinary file name, or ``None`` when it is one.
+
+    Relative names are judged as they are written (callers refuse them
+    separately: they depend on QEMU's working directory).
+    """
+    raw = os.fsdecode(os.fspath(path))
+    if not raw.startswith(("/dev", "/proc")) and "//" not in raw and "/." not in raw:
+        return None  # the common case, decided without normalising
+    name = normalise(raw)
+    if _under(name, "/dev/tcp") or _under(name, "/dev/udp"):
+        return SpecialPath(
+            name,
+            f"{raw!r} is a network connection, not a file, for bash and ksh93: a redirection "
+            "to it sends the stream over the network",
+            _NETWORK_SHELLS,
+        )
+    if _under(name, "/dev/fd") or name in ("/dev/stdin", "/dev/stdout", "/dev/stderr"):
+        return SpecialPath(
+            name,
+            f"{raw!r} names one of the pipeline's own file descriptors, not a file: the "
+            "stream would go to QEMU's pipe or the shell's stderr",
+            _ALL_SHELLS,
+        )
+    if _under(name, "/proc"):
+        return SpecialPath(
+            name,
+            f"{raw!r} is under /proc, where names alias open file descriptors and other "
+            "processes' views of the file system, not an ordinary file",
+            _ALL_SHELLS,
+        )
+    return None
