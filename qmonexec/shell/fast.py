@@ -27,6 +27,7 @@ import re
 from ..paths import special_path
 from ..spec import DD_MAX_BYTES
 from .findings import CODE_INFO, Code, Finding, Severity
+from .grammar import RESERVED_WORDS
 from .policy import (
     EVALUATING,
     GENERIC_RULE,
@@ -34,7 +35,7 @@ from .policy import (
     ProgramRule,
     dd_block_sizes_message,
 )
-from .tokens import RESERVED_WORDS, Pos
+from .position import Pos
 from .verdict import CommandView, Layer, RedirectView, Verdict
 
 #: Longer texts always take the full path.

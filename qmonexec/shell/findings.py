@@ -40,7 +40,7 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
-from .tokens import Pos
+from .position import Pos
 
 #: Shell setups findings may name (the labels of ``tests/support.py`` plus
 #: ``bourne``, the historical Bourne shell).

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from ..paths import SpecialPath, special_path
 from ..spec import DD_MAX_BYTES
 from .findings import Code, Reporter, Severity
+from .grammar import REDIRECTIONS
 from .nodes import (
     AndOr,
     BraceGroup,
@@ -44,7 +45,8 @@ from .words import WordInfo
 _DEFAULT_FD = {"<": 0, "<>": 0, "<&": 0, "<<": 0, "<<-": 0}
 _FILE_OPS = frozenset({"<", ">", ">>", "<>", ">|"})
 #: Every redirection operator the checks below know; any other is unproven.
-_KNOWN_OPS = _FILE_OPS | {"<&", ">&", "<<", "<<-"}
+_KNOWN_OPS = REDIRECTIONS
+assert _FILE_OPS | {"<&", ">&", "<<", "<<-"} == REDIRECTIONS
 _SHAPE_HELP = (
     "qmonexec accepts a save '[COMP -c | ]{ dd bs=B seek=N if=/dev/null && "
     "dd ibs=I obs=O; } 1<>TARGET', a restore 'dd if=SOURCE bs=B skip=N[ | COMP -dc]' "

@@ -29,7 +29,6 @@ __all__ = [
     "WordInfo",
     "analyze_word",
     "scan_characters",
-    "word_value",
 ]
 
 import re
@@ -365,11 +364,6 @@ def _report_braces(braces: list[tuple[str, int]], rep: Reporter) -> None:
             f"an unquoted {ch!r} inside a word is special in zsh (and starts brace expansion "
             f"in bash, ksh and mksh): {_FIX}",
         )
-
-
-def word_value(word: Word) -> str:
-    """The value of ``word`` after quote removal (expansions kept as their source text)."""
-    return analyze_word(word, Reporter()).value
 
 
 def _inside(spans: Sequence[tuple[int, int]], starts: list[int], offset: int) -> bool:

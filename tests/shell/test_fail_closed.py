@@ -19,7 +19,7 @@ from qmonexec.shell.findings import UNPROVEN, Code, Reporter, Severity, group_fi
 from qmonexec.shell.lexer import MAX_OPERATORS
 from qmonexec.shell.nodes import Lit, Word
 from qmonexec.shell.parser import MAX_COMMANDS, MAX_DEPTH
-from qmonexec.shell.tokens import Pos
+from qmonexec.shell.position import Pos
 from qmonexec.shell.words import analyze_word
 
 SAVE = "exec:gzip -c | { dd bs=4096 seek=2 if=/dev/null && dd ibs=32768 obs=65536; } 1<>"
