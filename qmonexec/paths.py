@@ -69,7 +69,7 @@ def special_path(path: str | bytes | os.PathLike[str] | os.PathLike[bytes]) -> S
     Relative names are judged as they are written (callers refuse them
     separately: they depend on QEMU's working directory).
     """
-    raw = os.fsdecode(os.fspath(path))
+    raw = path if type(path) is str else os.fsdecode(os.fspath(path))
     if not raw.startswith(("/dev", "/proc")) and "//" not in raw and "/." not in raw:
         return None  # the common case, decided without normalising
     name = normalise(raw)

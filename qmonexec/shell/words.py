@@ -9,7 +9,7 @@ special character do not protect it.
 
 :func:`scan_characters` covers the whole string once for NUL, control
 characters and non-ASCII text.  Inside single quotes every byte 0x01-0xFF
-means exactly itself in every common ``/bin/sh`` (REFERENCE.md section 4), so
+means exactly itself in every common ``/bin/sh`` (docs/reference.md, shell quoting), so
 there valid UTF-8 text and control characters other than NUL are *warnings*
 (``non-ascii``: yash in the C locale runs nothing; ``control-character``:
 invisible in review).  Unquoted, inside double quotes or after a backslash
@@ -17,7 +17,7 @@ they stay errors, and so do bytes that are not UTF-8 (surrogate escapes),
 which QMP cannot carry.  :meth:`Policy.strict_text
 <qmonexec.shell.policy.Policy.strict_text>` turns the warnings into errors.
 
-The safe set (REFERENCE.md section 4) is ``A-Z a-z 0-9 _ . / : @ % + , -``;
+The safe set (docs/reference.md, shell quoting) is ``A-Z a-z 0-9 _ . / : @ % + , -``;
 ``=`` is safe except at the start of a word.  Everything else must be quoted,
 and single quotes are the only quoting qmonexec produces.
 """

@@ -515,8 +515,8 @@ good("exec:gzip -c")
 good("exec:cat")
 good("exec:zstd -c -T0")
 
-# -- text inside single quotes: accepted with a warning (REFERENCE.md s.4: single quotes
-#    round-trip every byte 0x01-0xFF in every common shell)
+# -- text inside single quotes: accepted with a warning (docs/reference.md, shell quoting:
+#    single quotes round-trip every byte 0x01-0xFF in every common shell)
 _NA = {"non-ascii": ("yash",)}
 _CC: dict[str, tuple[str, ...]] = {"control-character": ()}
 for t, codes in [
