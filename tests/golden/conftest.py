@@ -13,9 +13,6 @@ from ..support import ROOT
 
 __all__ = ["TopLevelGoldenExtension", "golden"]
 
-pytest_plugins = ["pytester"]
-
-
 class TopLevelGoldenExtension(GoldenExtension):
     """Golden blocks of this repository's own tests, stored under ``snapshots/``."""
 
