@@ -7,6 +7,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
+from ..profiles import PROFILE_VERSIONS, PROFILES
 
 if TYPE_CHECKING:
     from ..build import Built
@@ -27,8 +28,8 @@ examples:
 _EXPECTED_WARNINGS = {"libvirt": frozenset({"dd-block-sizes"})}
 
 _PROFILE_HELP = ("default (ours, see README), libvirt (libvirt's exact form), or a pinned "
-                 "version that never changes: default@1, default@2, libvirt@1 (default: "
-                 "the current version of default)")
+                 f"version that never changes: {', '.join(PROFILE_VERSIONS)} (default: the "
+                 f"current version of default, {PROFILES['default'].id}; see CHANGELOG.md)")
 
 _SUFFIXES = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 

@@ -83,3 +83,32 @@ def test_default_2_restores_with_the_largest_block_up_to_64k_dividing_the_offset
     for offset, block in expected.items():
         spec = RestoreSpec(TARGET, offset=offset, profile="default@2")  # type: ignore[arg-type]
         assert (spec.block_size, spec.skip_blocks) == (block, offset // block)
+
+
+def test_the_cli_pins_default_1_to_the_default_save_string_of_before_versions(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from qmonexec.cli import main
+
+    assert main(["uri", "save", TARGET, "--offset", "8192", "--profile", "default@1"]) == 0
+    assert capsys.readouterr().out == (
+        f"exec:{{ dd bs=4096 seek=2 if=/dev/null && dd ibs=32768 obs=65536; }} 1<>{TARGET}\n")
+
+
+def test_the_cli_names_the_pinned_versions_for_an_unknown_profile(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from qmonexec.cli import main
+
+    assert main(["uri", "restore", TARGET, "--profile", "default@3"]) == 2
+    assert "default@1, default@2, libvirt@1" in capsys.readouterr().err
+
+
+def test_the_changelog_lists_every_profile_version_and_what_unpinned_names_mean() -> None:
+    from ..support import ROOT
+
+    changelog = (ROOT / "CHANGELOG.md").read_text()
+    for pinned in PROFILE_VERSIONS:
+        assert f"`{pinned}`" in changelog
+    for name, version in CURRENT.items():
+        assert f"`{name}@{version}` (current `{name}`)" in changelog
