@@ -152,3 +152,34 @@ def test_without_syrupy_pytest_still_runs_and_the_fixture_names_the_extra(
     result = run(pytester, "-p", "no:syrupy")
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(["*needs syrupy*pip install 'qmonexec?pytest?'*"])
+
+
+OWN_SNAPSHOT_CONFTEST = """\
+import pytest
+from syrupy.extensions.json import JSONSnapshotExtension
+
+@pytest.fixture
+def snapshot(snapshot):
+    return snapshot.use_extension(JSONSnapshotExtension)
+"""
+
+BOTH_TEST = """\
+from qmonexec.spec import RestoreSpec
+
+def test_both(snapshot, qmonexec_snapshot):
+    assert {"answer": 42} == snapshot
+    assert RestoreSpec("/var/lib/vm/web1.img", offset=65536) == qmonexec_snapshot
+"""
+
+
+def test_a_project_overriding_syrupys_snapshot_fixture_keeps_it_beside_the_plugin(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeconftest(OWN_SNAPSHOT_CONFTEST)
+    pytester.makepyfile(test_both=BOTH_TEST)
+    run(pytester, "--snapshot-update").assert_outcomes(passed=1)
+    stored = pytester.path / "__snapshots__" / "test_both"
+    assert (stored / "test_both.json").read_text().strip() == '{\n  "answer": 42\n}'
+    assert "string: exec:dd if=/var/lib/vm/web1.img bs=65536 skip=1\n" in (
+        stored / "test_both.golden").read_text()
+    run(pytester).assert_outcomes(passed=1)
