@@ -18,7 +18,7 @@ import os
 from .errors import InputError
 
 # The one place this module reaches into the save workflow's header reader.
-from .image import ImageError, read_header
+from .image import ForeignFormatError, ImageError, read_header
 from .spec import BLOCK_SIZE_RANGE, Compression, Profile, RestoreSpec, compression
 
 
@@ -37,8 +37,15 @@ def restore_spec_from_image(
     compressor: qmonexec never runs a program named by a file.
     """
     raw = os.fspath(path)
-    header = read_header(raw)  # complete, not truncated, not foreign: else ImageError
     shown = repr(os.fsdecode(raw))
+    try:
+        header = read_header(raw)  # complete, not truncated: else ImageError
+    except ForeignFormatError:
+        raise ForeignFormatError(
+            f"{shown} is not a qmonexec image (it has no qmonexec header), so --from-image "
+            "cannot read its offset; for an image with a header of your own, give its offset and "
+            "compression instead (qmonexec uri restore SOURCE --offset N --compress NAME, or "
+            "RestoreSpec(source, offset=N, compression=...))", path=raw) from None
     smallest = BLOCK_SIZE_RANGE[0]
     if header.offset % smallest:
         raise ImageError(
@@ -56,8 +63,9 @@ def _compression(name: str, recorded: tuple[str, ...] | None, given: Compression
             raise InputError(
                 f"{shown} was compressed with the custom program {name!r}; qmonexec never "
                 "runs a program named by a file: give the decompressor with --decompress-cmd "
-                f"(recorded: {' '.join(recorded)})")
+                f"(decompress= in restore_spec_from_image; recorded: {' '.join(recorded)})")
         return given
     if given is not None:
-        raise InputError(f"{shown} records its compression ({name}); drop --decompress-cmd")
+        raise InputError(f"{shown} records its compression ({name}); drop --decompress-cmd "
+                         "(decompress= in restore_spec_from_image)")
     return compression(name)
