@@ -11,7 +11,9 @@ __all__ = [
     "BLOCK_SIZE_RANGE",
     "COMPRESSIONS",
     "DD_MAX_BYTES",
+    "PIPE_READ_SIZE",
     "PROFILES",
+    "PROFILE_VERSIONS",
     "TRANSFER_SIZE_RANGE",
     "CommandSpec",
     "Compression",
@@ -28,6 +30,7 @@ from typing import Any
 
 from .errors import InputError
 from .paths import special_path
+from .profiles import PIPE_READ_SIZE, PROFILE_VERSIONS, PROFILES, Profile, profile
 from .quoting import Value, to_bytes
 
 #: Allowed block sizes (the unit of the header offset): 512 B .. 1 MiB.
@@ -37,8 +40,6 @@ TRANSFER_SIZE_RANGE = (8 << 10, 64 << 20)
 #: The largest byte count dd accepts for an offset (``seek``/``skip`` times the
 #: block size): a signed 64-bit file offset.
 DD_MAX_BYTES = 2**63 - 1
-#: The most a Linux pipe hands dd per read: a larger ibs never fills.
-PIPE_READ_SIZE = 64 << 10
 
 
 def _argv(value: Any, what: str, example: str) -> tuple[Any, ...]:
@@ -105,51 +106,6 @@ def compression(name: str | None) -> Compression | None:
             f"unknown compression format {name!r}; known formats: {known} "
             "(or give a custom command with --compress-cmd)",
             value=name,
-        )
-    return found
-
-
-@dataclass(frozen=True)
-class Profile:
-    """How the save pipeline is shaped: dd sizes and whether ``cat`` feeds an uncompressed save."""
-
-    name: str
-    block_size: int
-    cat_when_raw: bool
-    obs: int
-    #: libvirt's form reads and writes in the same size; ours does not.
-    ibs_equals_obs: bool
-
-    def input_size(self, obs: int) -> int:
-        """dd's ``ibs`` for a given ``obs``.
-
-        Ours is half of ``obs`` (at most what a pipe gives, 64 KiB), so every
-        write collects two or more reads: ``ibs != obs`` matters because busybox
-        dd only collects short reads into full writes when the two differ
-        (REFERENCE.md section 5).  The default ``obs`` of 64 KiB was measured
-        fastest: large writes stall QEMU's side of the pipe meanwhile
-        (docs/performance.md).
-        """
-        return obs if self.ibs_equals_obs else min(PIPE_READ_SIZE, obs // 2)
-
-
-#: Profiles by name.  ``libvirt`` reproduces libvirt's string byte for byte.
-PROFILES: dict[str, Profile] = {
-    "default": Profile("default", block_size=4096, cat_when_raw=False, obs=64 << 10,
-                       ibs_equals_obs=False),
-    "libvirt": Profile("libvirt", block_size=4096, cat_when_raw=True, obs=1 << 20,
-                       ibs_equals_obs=True),
-}
-
-
-def profile(name: str | Profile) -> Profile:
-    """Return the profile called ``name`` (or ``name`` itself if it is a :class:`Profile`)."""
-    if isinstance(name, Profile):
-        return name
-    found = PROFILES.get(name)
-    if found is None:
-        raise InputError(
-            f"unknown profile {name!r}; known profiles: {', '.join(PROFILES)}", value=name
         )
     return found
 
@@ -273,17 +229,32 @@ class SaveSpec:
 
 @dataclass(frozen=True)
 class RestoreSpec:
-    """Read the migration stream back from ``source``, starting at byte ``offset``."""
+    """Read the migration stream back from ``source``, starting at byte ``offset``.
+
+    ``block_size`` (dd's ``bs``, the unit of ``offset``) defaults to the
+    profile's choice for that offset: 4096 with version 1 of every profile,
+    the largest power of two up to 64 KiB dividing the offset with
+    ``default@2`` (see :mod:`qmonexec.profiles`).
+    """
 
     source: str | bytes
     offset: int = 0
     compression: Compression | None = None
-    block_size: int = 4096
+    block_size: int | None = None
+    profile: Profile = field(default_factory=lambda: PROFILES["default"])
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "source", _absolute(self.source, "source"))
-        _power_of_two(self.block_size, "block size", BLOCK_SIZE_RANGE, "--block-size")
-        _offset(self.offset, self.block_size, "offset")
+        set_ = object.__setattr__
+        set_(self, "profile", profile(self.profile))
+        set_(self, "source", _absolute(self.source, "source"))
+        if isinstance(self.offset, int) and not isinstance(self.offset, bool):
+            bs = (self.block_size if self.block_size is not None
+                  else self.profile.restore_block_size(self.offset))
+        else:
+            bs = self.profile.block_size  # _offset names the bad offset below
+        set_(self, "block_size", _power_of_two(bs, "block size", BLOCK_SIZE_RANGE,
+                                               "--block-size"))
+        _offset(self.offset, bs, "offset")
         if self.compression is not None and not isinstance(self.compression, Compression):
             raise InputError(f"compression must be a Compression or None, not "
                              f"{self.compression!r}; use qmonexec.spec.compression(NAME)")
@@ -291,7 +262,7 @@ class RestoreSpec:
     @property
     def skip_blocks(self) -> int:
         """How many blocks dd skips to reach the stream."""
-        return self.offset // self.block_size
+        return self.offset // self.block_size  # type: ignore[operator]
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,9 @@ from .support import ROOT
 
 SNAPSHOT_DIR = ROOT / "snapshots"
 
+#: pytester runs the golden-file plugin in example projects (tests/golden/).
+pytest_plugins = ["pytester"]
+
 
 class TopLevelAmberExtension(AmberSnapshotExtension):
     """Amber golden files stored in ``snapshots/`` at the top of the repository."""

@@ -21,7 +21,7 @@ from .. import __version__
 from ..errors import QmonexecError
 
 #: Subcommand modules, in the order ``--help`` lists them.
-COMMAND_MODULES: tuple[str, ...] = ("uri", "check", "qmp", "save")
+COMMAND_MODULES: tuple[str, ...] = ("uri", "check", "qmp", "save", "golden")
 
 #: Which module registers each command.  When the first argument names one of
 #: these, only that module is imported and registered (start-up time); any
@@ -35,6 +35,7 @@ COMMAND_OWNERS: dict[str, str] = {
     "save": "save",
     "restore": "save",
     "inspect": "save",
+    "golden": "golden",
 }
 
 EPILOG = """\

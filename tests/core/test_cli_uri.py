@@ -103,13 +103,18 @@ def test_save_as_virsh_line(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_restore(capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli(capsys, "uri", "restore", "/vm/g.img", "--offset", "8192", "--compress", "zstd") \
-        == (0, "exec:dd if=/vm/g.img bs=4096 skip=2 | zstd -dc\n", "")
+    assert cli(capsys, "uri", "restore", "/vm/g.img", "--offset", "64K", "--compress", "zstd") \
+        == (0, "exec:dd if=/vm/g.img bs=65536 skip=1 | zstd -dc\n", "")
+
+
+def test_restore_pinned_to_default_1_keeps_4k_blocks(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli(capsys, "uri", "restore", "/vm/g.img", "--offset", "8192", "--profile",
+               "default@1") == (0, "exec:dd if=/vm/g.img bs=4096 skip=2\n", "")
 
 
 def test_restore_as_hmp_is_migrate_incoming(capsys: pytest.CaptureFixture[str]) -> None:
     status, out, _ = cli(capsys, "uri", "restore", "/vm/g.img", "--format", "hmp")
-    assert (status, out) == (0, 'migrate_incoming "exec:dd if=/vm/g.img bs=4096 skip=0"\n')
+    assert (status, out) == (0, 'migrate_incoming "exec:dd if=/vm/g.img bs=65536 skip=0"\n')
 
 
 def test_restore_as_qmp_is_migrate_incoming(capsys: pytest.CaptureFixture[str]) -> None:

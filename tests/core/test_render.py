@@ -165,19 +165,28 @@ def test_stage_status_form_needs_no_expansion() -> None:
 # --- restore -----------------------------------------------------------------------------------
 
 
-def test_restore_reads_the_source_skipping_the_header() -> None:
-    assert restore(offset=8192) == "exec:dd if=/vm/g.img bs=4096 skip=2"
+def test_restore_reads_the_source_skipping_the_header_in_64k_blocks() -> None:
+    assert restore(offset=65536) == "exec:dd if=/vm/g.img bs=65536 skip=1"
+
+
+def test_restore_reads_the_largest_block_up_to_64k_that_divides_the_offset() -> None:
+    assert restore(offset=8192) == "exec:dd if=/vm/g.img bs=8192 skip=1"
+    assert restore(offset=3 * 4096) == "exec:dd if=/vm/g.img bs=4096 skip=3"
+
+
+def test_restore_pinned_to_default_1_reads_4k_blocks() -> None:
+    assert restore(offset=65536, profile="default@1") == "exec:dd if=/vm/g.img bs=4096 skip=16"
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_restore_decompresses_with_name_dc(name: str) -> None:
-    assert restore(offset=8192, compress=name) == (
-        f"exec:dd if=/vm/g.img bs=4096 skip=2 | {name} -dc"
+    assert restore(offset=65536, compress=name) == (
+        f"exec:dd if=/vm/g.img bs=65536 skip=1 | {name} -dc"
     )
 
 
 def test_restore_quotes_the_source() -> None:
-    assert restore("/vm/it's.img") == "exec:dd if='/vm/it'\\''s.img' bs=4096 skip=0"
+    assert restore("/vm/it's.img") == "exec:dd if='/vm/it'\\''s.img' bs=65536 skip=0"
 
 
 def test_restore_with_a_custom_block_size() -> None:
@@ -186,7 +195,7 @@ def test_restore_with_a_custom_block_size() -> None:
 
 def test_restore_with_a_custom_decompressor() -> None:
     spec = RestoreSpec("/vm/g.img", compression=Compression.custom(["pigz", "-c"]))
-    assert render_restore(spec) == "exec:dd if=/vm/g.img bs=4096 skip=0 | pigz -dc"
+    assert render_restore(spec) == "exec:dd if=/vm/g.img bs=65536 skip=0 | pigz -dc"
 
 
 # --- command -----------------------------------------------------------------------------------

@@ -81,7 +81,7 @@ def test_offset_defaults_to_zero() -> None:
 
 def test_offset_is_counted_in_blocks() -> None:
     assert SaveSpec("/vm/g.img", offset=8192).seek_blocks == 2
-    assert RestoreSpec("/vm/g.img", offset=8192).skip_blocks == 2
+    assert RestoreSpec("/vm/g.img", offset=8192, block_size=4096).skip_blocks == 2
     assert SaveSpec("/vm/g.img", offset=8192, block_size=512).seek_blocks == 16
 
 
@@ -112,7 +112,7 @@ def test_the_nearest_offsets_follow_a_custom_block_size() -> None:
 
 def test_a_restore_offset_not_a_multiple_names_the_nearest_valid_offsets() -> None:
     with pytest.raises(InputError) as info:
-        RestoreSpec("/vm/g.img", offset=12000)
+        RestoreSpec("/vm/g.img", offset=12000, block_size=4096)
     assert "8192" in str(info.value) and "12288" in str(info.value)
 
 
