@@ -60,6 +60,7 @@ from pathlib import Path
 from typing import Any
 
 from qmonexec.image import read_header
+
 from qmonexec.qmp import QMPClient
 from qmonexec.save import Progress, restore, save
 

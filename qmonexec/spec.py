@@ -17,6 +17,7 @@ __all__ = [
     "Profile",
     "RestoreSpec",
     "SaveSpec",
+    "absolute_path",
     "compression",
     "profile",
 ]
@@ -27,6 +28,7 @@ from typing import Any
 
 from .errors import InputError
 from .quoting import Value, to_bytes
+from .vocabulary import BLOCK_SIZE
 
 #: Allowed block sizes (the unit of the header offset): 512 B .. 1 MiB.
 BLOCK_SIZE_RANGE = (512, 1 << 20)
@@ -121,7 +123,7 @@ class Profile:
         Ours is half of ``obs`` (at most what a pipe gives, 64 KiB), so every
         write collects two or more reads: ``ibs != obs`` matters because busybox
         dd only collects short reads into full writes when the two differ
-        (REFERENCE.md section 5).  The default ``obs`` of 64 KiB was measured
+        (docs/reference.md, "dd").  The default ``obs`` of 64 KiB was measured
         fastest: large writes stall QEMU's side of the pipe meanwhile
         (docs/performance.md).
         """
@@ -130,9 +132,9 @@ class Profile:
 
 #: Profiles by name.  ``libvirt`` reproduces libvirt's string byte for byte.
 PROFILES: dict[str, Profile] = {
-    "default": Profile("default", block_size=4096, cat_when_raw=False, obs=64 << 10,
+    "default": Profile("default", block_size=BLOCK_SIZE, cat_when_raw=False, obs=64 << 10,
                        ibs_equals_obs=False),
-    "libvirt": Profile("libvirt", block_size=4096, cat_when_raw=True, obs=1 << 20,
+    "libvirt": Profile("libvirt", block_size=BLOCK_SIZE, cat_when_raw=True, obs=1 << 20,
                        ibs_equals_obs=True),
 }
 
@@ -180,7 +182,8 @@ def _offset(offset: int, block_size: int, what: str) -> int:
     return offset
 
 
-def _absolute(path: Value, what: str) -> str | bytes:
+def absolute_path(path: Value, what: str) -> str | bytes:
+    """``path`` as ``str``/``bytes`` if absolute and free of NUL, else :class:`InputError`."""
     raw = os.fspath(path) if isinstance(path, os.PathLike) else path
     if not isinstance(raw, (str, bytes)):
         raise InputError(f"{what} must be a path (str, bytes or os.PathLike), not {path!r}",
@@ -216,7 +219,7 @@ class SaveSpec:
     def __post_init__(self) -> None:
         set_ = object.__setattr__
         set_(self, "profile", profile(self.profile))
-        set_(self, "target", _absolute(self.target, "target"))
+        set_(self, "target", absolute_path(self.target, "target"))
         bs = self.block_size if self.block_size is not None else self.profile.block_size
         set_(self, "block_size", _power_of_two(bs, "block size", BLOCK_SIZE_RANGE,
                                                "--block-size"))
@@ -225,7 +228,7 @@ class SaveSpec:
                                                   "--transfer-size"))
         _offset(self.offset, bs, "offset")
         if self.status_dir is not None:
-            set_(self, "status_dir", _absolute(self.status_dir, "status directory"))
+            set_(self, "status_dir", absolute_path(self.status_dir, "status directory"))
         if self.compression is not None and not isinstance(self.compression, Compression):
             raise InputError(f"compression must be a Compression or None, not "
                              f"{self.compression!r}; use qmonexec.spec.compression(NAME)")
@@ -261,10 +264,10 @@ class RestoreSpec:
     source: str | bytes
     offset: int = 0
     compression: Compression | None = None
-    block_size: int = 4096
+    block_size: int = BLOCK_SIZE
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "source", _absolute(self.source, "source"))
+        object.__setattr__(self, "source", absolute_path(self.source, "source"))
         _power_of_two(self.block_size, "block size", BLOCK_SIZE_RANGE, "--block-size")
         _offset(self.offset, self.block_size, "offset")
         if self.compression is not None and not isinstance(self.compression, Compression):

@@ -6,7 +6,7 @@ import re
 
 import tomllib
 
-from tests.support import ROOT
+from tests.helpers.support import ROOT
 
 
 def _pyproject() -> dict[str, object]:

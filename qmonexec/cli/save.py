@@ -16,8 +16,8 @@ from ..errors import InputError
 from .uri import size
 
 if TYPE_CHECKING:
-    from ..image import ImageHeader
     from ..save import Progress
+    from ..save.image import ImageHeader
 
 SAVE_DESCRIPTION = """\
 Save the VM behind a QMP socket into TARGET: a qmonexec header, then the
@@ -333,7 +333,7 @@ def _show_header(header: ImageHeader, size: int) -> str:
 
 
 def _inspect(args: argparse.Namespace) -> int:
-    from ..image import ImageError, check_stream, read_header
+    from ..save.image import ImageError, check_stream, read_header
 
     header = read_header(args.file, require_complete=False, check_size=False)
     try:

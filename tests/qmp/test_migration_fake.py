@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 
 from qmonexec.qmp import MigrationError, MigrationStatus, QMPClient, Timeout
-
-from .fake_server import FakeQMPServer, Peer
+from tests.helpers.fake_qmp import FakeQMPServer, Peer
 
 Fake = Callable[..., FakeQMPServer]
 

@@ -1,7 +1,7 @@
 """QMPClient against a real QEMU 7.2+ (Debian package qemu-system-x86).
 
 The VM is started paused (-S) with 64 MiB of RAM by the ``qemu`` fixture of
-``tests.qemu_support`` and killed by pid at teardown.
+``tests.helpers.qemu`` and killed by pid at teardown.
 """
 
 from __future__ import annotations
@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 
 from qmonexec.qmp import CommandError, MigrationStatus, QMPClient
-
-from ..qemu_support import QemuVM, start_qemu
+from tests.helpers.qemu import QemuVM, start_qemu
 
 pytestmark = pytest.mark.system
 

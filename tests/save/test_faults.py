@@ -20,12 +20,11 @@ from pathlib import Path
 import pytest
 
 from qmonexec.build import policy_for
-from qmonexec.image import STREAM_ALIGNMENT, IncompleteImageError, encode_header, read_header
 from qmonexec.save import SaveError, save
+from qmonexec.save.image import STREAM_ALIGNMENT, IncompleteImageError, encode_header, read_header
 from qmonexec.spec import Compression
-
-from ..qemu_support import QemuVM, start_qemu
-from ..support import ROOT, missing, require_program
+from tests.helpers.qemu import QemuVM, start_qemu
+from tests.helpers.support import ROOT, missing, require_program
 
 pytestmark = pytest.mark.system
 

@@ -62,6 +62,7 @@ __all__ = [
     "parse_header",
     "raw_header",
     "read_header",
+    "write_head",
     "write_header",
 ]
 
@@ -73,9 +74,9 @@ import zlib
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from . import __version__
-from .errors import InputError
-from .spec import BLOCK_SIZE_RANGE
+from .. import __version__
+from ..errors import InputError
+from ..spec import BLOCK_SIZE_RANGE
 
 MAGIC = b"QMONEXEC"
 STATE_PARTIAL = b"PARTIAL\0"
@@ -443,9 +444,13 @@ def read_header(path: str | bytes | os.PathLike[str], *, require_complete: bool 
 
 def write_header(fd: int, header: ImageHeader) -> None:
     """Write ``header`` at byte 0 of ``fd`` and cut the file to ``header.offset`` bytes."""
-    data = encode_header(header)
+    write_head(fd, encode_header(header))
+
+
+def write_head(fd: int, data: bytes) -> None:
+    """Write ``data`` (an encoded or a raw header) at byte 0 of ``fd`` and cut the file there."""
     _pwrite_all(fd, data, 0)
-    os.ftruncate(fd, header.offset)
+    os.ftruncate(fd, len(data))
 
 
 def finalize_header(fd: int, header: ImageHeader) -> ImageHeader:

@@ -14,10 +14,9 @@ import pytest
 from qmonexec.cli import main
 from qmonexec.cli.qmp import parse_arguments
 from qmonexec.errors import InputError
-
-from ..qemu_support import QemuVM
-from ..support import ROOT
-from .fake_server import FakeQMPServer, Peer
+from tests.helpers.fake_qmp import FakeQMPServer, Peer
+from tests.helpers.qemu import QemuVM
+from tests.helpers.support import ROOT
 
 Fake = Callable[..., FakeQMPServer]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 __all__ = ["RestoreError", "SaveError", "VMStateError"]
 
-from .errors import InputError, QmonexecError
+from ..errors import InputError, QmonexecError
 from .image import ImageHeader
 
 

@@ -14,11 +14,12 @@ import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from ..vocabulary import SETTLING_STATUSES
 from .stages import Stages
 from .waits import wait_until
 
 if TYPE_CHECKING:
-    from .qmp import QMPClient
+    from ..qmp import QMPClient
 
 #: After a cancel, how long to wait for the pipeline to go away before cleaning up.
 _SETTLE_WAIT = 5.0
@@ -27,7 +28,7 @@ _SETTLE_WAIT = 5.0
 @contextlib.contextmanager
 def connect(qmp: QMPClient | str | os.PathLike[str], timeout: float) -> Iterator[QMPClient]:
     """``qmp`` itself (connected if it is not yet), or a client for the socket path ``qmp``."""
-    from .qmp import QMPClient
+    from ..qmp import QMPClient
 
     if isinstance(qmp, QMPClient):
         if not qmp.connected:
@@ -40,7 +41,7 @@ def connect(qmp: QMPClient | str | os.PathLike[str], timeout: float) -> Iterator
 
 def socket_path(qmp: QMPClient | str | os.PathLike[str]) -> str | None:
     """The path of the QMP unix socket (``None`` for a TCP client), so it is never a target."""
-    from .qmp import QMPClient
+    from ..qmp import QMPClient
 
     if isinstance(qmp, QMPClient):
         if qmp.kind != "unix":
@@ -61,14 +62,14 @@ def cancel(client: QMPClient, stages: Stages | None) -> str:
 
     Never raises; the status is ``"unknown"`` when QEMU cannot be asked.
     """
-    from .qmp import QMPError
+    from ..qmp import QMPError
 
     status = "unknown"
 
     def settled() -> bool:
         nonlocal status
         status = client.query_migrate().status
-        return status not in ("cancelling", "active", "setup")
+        return status not in SETTLING_STATUSES
 
     with contextlib.suppress(QMPError, OSError):
         client.cancel_migration()
@@ -80,7 +81,7 @@ def cancel(client: QMPClient, stages: Stages | None) -> str:
 
 def after_completed(client: QMPClient, status_before: str) -> str:
     """The save failed after QEMU said ``completed``: put a running VM back to work."""
-    from .qmp import QMPError
+    from ..qmp import QMPError
 
     if status_before == "running":
         try:
@@ -94,7 +95,7 @@ def after_completed(client: QMPClient, status_before: str) -> str:
 
 def apply_then(client: QMPClient, then: str) -> str:
     """After a save: ``resume`` (``cont``), ``quit`` or leave paused; return the VM's status."""
-    from .qmp import ConnectionClosed
+    from ..qmp import ConnectionClosed
 
     if then == "resume":
         client.execute("cont")

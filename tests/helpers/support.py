@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 #: When set (``.ci/run`` sets it), a missing system package fails the test instead of skipping it.
 REQUIRE_SYSTEM = os.environ.get("QMONEXEC_REQUIRE_SYSTEM") == "1"

@@ -1,16 +1,11 @@
-"""Real QEMU for tests: start a paused, disk-less VM with a QMP socket, always kill it.
+"""Real QEMU for tests and benchmarks: start a paused, disk-less VM with a QMP socket, kill it.
 
-Usage in a test module (or a ``conftest.py``)::
-
-    from tests.qemu_support import qemu, qemu_factory  # noqa: F401  (pytest fixtures)
-
-    def test_status(qemu):                       # one VM, started with -S
-        with qemu.client() as qmp:
-            assert qmp.execute("query-status")["status"] == "prelaunch"
-
-    def test_restore(qemu_factory):              # several VMs, extra arguments
-        src = qemu_factory()
-        dst = qemu_factory("-incoming", "defer")
+The one QEMU launcher of the repository: the tests use it through the
+fixtures of :mod:`tests.helpers.qemu_fixtures` (``qemu``, ``qemu_factory``,
+``loaded_vm``), ``benchmarks/qemu.py`` calls :func:`start_qemu` directly.
+This module does not import pytest: only when ``program`` is not given does
+:func:`start_qemu` look QEMU up with :func:`tests.helpers.support.require_program`
+(skip on a laptop, fail in CI).
 
 The VM runs ``qemu-system-x86_64 -machine pc,accel=tcg -m 64 -nodefaults
 -display none -S -qmp unix:PATH,server=on,wait=off`` plus the extra arguments,
@@ -30,14 +25,10 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import pytest
-
-from .support import require_program
 
 QEMU_PROGRAM = "qemu-system-x86_64"
 QEMU_PACKAGE = "qemu-system-x86"
@@ -136,7 +127,11 @@ def start_qemu(
     unless ``env`` overrides it.  Raises ``RuntimeError`` with QEMU's stderr if
     it exits or the socket does not appear within ``startup_timeout``.
     """
-    path = program or require_program(QEMU_PROGRAM, QEMU_PACKAGE)
+    if program is None:
+        from .support import require_program
+
+        program = require_program(QEMU_PROGRAM, QEMU_PACKAGE)
+    path = program
     own = workdir is None
     workdir = Path(tempfile.mkdtemp(prefix="qmx-vm-", dir="/tmp")) if workdir is None else workdir
     qmp_path = workdir / "qmp.sock"
@@ -193,26 +188,3 @@ def running_qemu(*extra_args: str, **kwargs: Any) -> Iterator[QemuVM]:
         yield vm
     finally:
         vm.stop()
-
-
-@pytest.fixture
-def qemu_factory() -> Iterator[Callable[..., QemuVM]]:
-    """Fixture: ``start(*extra_args, **start_qemu_kwargs) -> QemuVM``; every VM dies at teardown."""
-    started: list[QemuVM] = []
-
-    def factory(*extra_args: str, **kwargs: Any) -> QemuVM:
-        vm = start_qemu(*extra_args, **kwargs)
-        started.append(vm)
-        return vm
-
-    try:
-        yield factory
-    finally:
-        for vm in reversed(started):
-            vm.stop()
-
-
-@pytest.fixture
-def qemu(qemu_factory: Callable[..., QemuVM]) -> QemuVM:
-    """Fixture: one paused VM (``-S``) with a QMP socket, killed at teardown."""
-    return qemu_factory()

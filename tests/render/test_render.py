@@ -24,8 +24,7 @@ from qmonexec.spec import (
     SaveSpec,
     compression,
 )
-
-from .unquote import split_words
+from tests.helpers.unquote import split_words
 
 NAMES = list(COMPRESSIONS)
 

@@ -10,7 +10,7 @@ __all__ = ["find_program"]
 import os
 import shutil
 
-from .errors import InputError
+from ..errors import InputError
 
 
 def find_program(argv0: str, what: str) -> str:

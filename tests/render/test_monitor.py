@@ -9,8 +9,7 @@ import pytest
 
 from qmonexec import monitor
 from qmonexec.errors import InputError
-
-from .unquote import split_words
+from tests.helpers.unquote import split_words
 
 URI = "exec:gzip -c | { dd bs=4096 seek=2 if=/dev/null && dd ibs=1048576 obs=1048576; } " \
       "1<>'/var/lib/vm/it'\\''s here.img'"

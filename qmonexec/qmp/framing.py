@@ -12,8 +12,8 @@ from __future__ import annotations
 
 __all__ = ["FrameBuffer"]
 
+from ..limits import QMP_MAX_MESSAGE
 from .errors import ProtocolError
-from .message import MAX_MESSAGE_SIZE
 
 
 class FrameBuffer:
@@ -24,7 +24,7 @@ class FrameBuffer:
     trailing ``\\r`` is removed.
     """
 
-    def __init__(self, max_size: int = MAX_MESSAGE_SIZE) -> None:
+    def __init__(self, max_size: int = QMP_MAX_MESSAGE) -> None:
         if max_size < 1:
             raise ValueError("max_size must be positive")
         self.max_size = max_size

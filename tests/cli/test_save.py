@@ -11,8 +11,7 @@ import pytest
 from qmonexec.cli import main
 from qmonexec.cli.save import progress_line
 from qmonexec.save import Progress
-
-from ..qemu_support import QemuVM
+from tests.helpers.qemu import QemuVM
 
 pytestmark = pytest.mark.system
 
@@ -54,7 +53,7 @@ def test_save_inspect_restore(loaded_vm: Callable[..., QemuVM], tmp_path: Path,
 
 
 def test_inspect_of_a_damaged_image(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from qmonexec.image import encode_header, new_header
+    from qmonexec.save.image import encode_header, new_header
 
     partial = tmp_path / "partial.img"
     partial.write_bytes(encode_header(new_header(compression="zstd")) + b"stream")

@@ -17,12 +17,10 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from ..vocabulary import STAGES, WRITE, Outcome, marker
+from .errors import SaveError
 from .procfs import pipeline_pids
-from .save_errors import SaveError
 from .target import parent_dir, show
-
-#: Pipeline stages of the stage-status form, upstream first.
-STAGES = ("compress", "write")
 
 
 @dataclass(frozen=True)
@@ -42,8 +40,8 @@ class Stages:
         self.directory = os.fsencode(directory)
         self.names = names
 
-    def _path(self, name: str, suffix: str) -> bytes:
-        return os.path.join(self.directory, f"{name}.{suffix}".encode())
+    def _path(self, name: str, outcome: Outcome) -> bytes:
+        return os.path.join(self.directory, marker(name, outcome).encode())
 
     def read(self) -> list[StageState]:
         states = []
@@ -128,7 +126,7 @@ def _describe_failure(stage: StageState, argv: dict[str, tuple[str, ...]],
         text += f": {message}"
     else:
         text += " and left no error text"
-    if stage.name == "write":
+    if stage.name == WRITE:
         with contextlib.suppress(OSError):
             fs = os.statvfs(parent_dir(target))
             if fs.f_bavail == 0:

@@ -18,9 +18,11 @@ import shutil
 import socket
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 GREETING: dict[str, Any] = {
     "QMP": {
@@ -205,3 +207,18 @@ def socketpair_server(script: Script) -> tuple[socket.socket, threading.Thread, 
 
 
 __all__ = ["GREETING", "FakeQMPServer", "Peer", "PeerGone", "Script", "socketpair_server"]
+
+
+@pytest.fixture
+def fake() -> Iterator[Callable[..., FakeQMPServer]]:
+    """Fixture: ``fake(script, tcp=False) -> FakeQMPServer``; every server is closed at teardown."""
+    servers: list[FakeQMPServer] = []
+
+    def start(script: Script, *, tcp: bool = False) -> FakeQMPServer:
+        server = FakeQMPServer(script, tcp=tcp)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.close()

@@ -29,7 +29,7 @@ import pytest
 
 from qmonexec.render import render_command, render_restore, render_save
 from qmonexec.spec import CommandSpec, RestoreSpec, SaveSpec, compression
-from tests.support import SHELLS, shell_argv
+from tests.helpers.support import SHELLS, shell_argv
 
 from .catalogue import HOSTILE
 

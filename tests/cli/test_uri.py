@@ -10,8 +10,7 @@ import sys
 import pytest
 
 from qmonexec.cli import main
-
-from .unquote import split_words
+from tests.helpers.unquote import split_words
 
 DONE_WHEN_ARGS = ["uri", "save", "/var/lib/vm/it's here.img", "--offset", "8192",
                   "--compress", "gzip", "--profile", "libvirt"]

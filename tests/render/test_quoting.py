@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qmonexec.errors import InputError
+from qmonexec.limits import HMP_MAX_BYTES
 from qmonexec.quoting import (
-    HMP_MAX_BYTES,
     SAFE_CHARS,
     check_qmp_text,
     quote_hmp,
@@ -20,8 +20,7 @@ from qmonexec.quoting import (
     quote_words,
     to_bytes,
 )
-
-from .unquote import NotOurFormat, split_words, unquote_word
+from tests.helpers.unquote import NotOurFormat, split_words, unquote_word
 
 SAFE_SET = set(string.ascii_letters + string.digits + "_./:@%+,-")
 UNSAFE_ASCII = [chr(c) for c in range(1, 128) if chr(c) not in SAFE_SET]

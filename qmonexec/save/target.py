@@ -23,8 +23,8 @@ import os
 import stat
 import tempfile
 
-from .errors import InputError
-from .save_errors import SaveError
+from ..errors import InputError
+from .errors import SaveError
 
 
 def show(path: str | bytes) -> str:
