@@ -2,7 +2,7 @@
 
 A leaf module (it imports nothing of qmonexec), shared by the quoting code,
 the QMP client and the validator.  How each limit was measured:
-docs/reference.md, sections "QMP" and "HMP".
+docs/reference.md, sections 2 (QMP) and 3 (HMP).
 """
 
 from __future__ import annotations

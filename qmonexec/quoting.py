@@ -1,6 +1,6 @@
 """Shell and monitor quoting, correct by construction.
 
-The contract (measured across 17 shell setups, see docs/reference.md, "Shell quoting"):
+The contract (measured across 17 shell setups, see docs/reference.md, section 4):
 
 * A non-empty word made only of ``A-Z a-z 0-9 _ . / : @ % + , -`` is left bare.
 * Anything else is wrapped in single quotes, each ``'`` written ``'\\''``.

@@ -123,7 +123,7 @@ class Profile:
         Ours is half of ``obs`` (at most what a pipe gives, 64 KiB), so every
         write collects two or more reads: ``ibs != obs`` matters because busybox
         dd only collects short reads into full writes when the two differ
-        (docs/reference.md, "dd").  The default ``obs`` of 64 KiB was measured
+        (docs/reference.md, section 5).  The default ``obs`` of 64 KiB was measured
         fastest: large writes stall QEMU's side of the pipe meanwhile
         (docs/performance.md).
         """

@@ -24,7 +24,7 @@ take any ``offset`` that is a multiple of ``block_size``: images written with a
 readers restore aligned images (with ``bs=block_size``), so the format version
 stays 1.
 
-Completion follows libvirt's lesson (REFERENCE.md section 7): the header is
+Completion follows libvirt's lesson (docs/reference.md, section 7): the header is
 first written with the ``PARTIAL`` state.  Only after every pipeline stage has
 reported exit status 0 and the file has been fsync'ed is the metadata rewritten
 (still ``PARTIAL``), fdatasync'ed, and then the 8 state bytes alone are

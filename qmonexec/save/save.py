@@ -2,8 +2,8 @@
 
 :func:`save` never reports success for data that is not on disk.  QEMU ignores
 the exit status of an ``exec:`` command and says ``completed`` before the
-pipeline has finished writing (docs/reference.md, "How QEMU runs an exec:
-URI"), so the save URI is the *stage-status* form (docs/design.md): each
+pipeline has finished writing (docs/reference.md, section 1), so the save
+URI is the *stage-status* form (docs/design.md): each
 pipeline stage ends by creating ``NAME.ok`` or ``NAME.failed`` in a private
 status directory, with its stderr in ``NAME.err``.  A save succeeds only when
 QEMU reports ``completed``, every stage has written ``NAME.ok``, dd's own

@@ -31,7 +31,7 @@ def test_save_inspect_restore(loaded_vm: Callable[..., QemuVM], tmp_path: Path,
     assert status == 0, err
     assert err == ""  # not a terminal: no progress display
     size = target.stat().st_size
-    # The stream starts at a 64 KiB boundary (qmonexec.image.STREAM_ALIGNMENT).
+    # The stream starts at a 64 KiB boundary (qmonexec.save.image.STREAM_ALIGNMENT).
     assert out.startswith(f"saved {size} bytes to {target} (65536 header + {size - 65536} "
                           "stream)")
     assert "VM now postmigrate" in out

@@ -1,6 +1,6 @@
 """A tiny, independent reader of the quoting format qmonexec emits.
 
-The format (REFERENCE.md section 4) is deliberately small: a word is a run of
+The format (docs/reference.md, section 4) is deliberately small: a word is a run of
 bare safe characters, single-quoted runs ``'...'`` (no escapes inside), and
 ``\\'`` between runs for a literal quote.  This reader accepts exactly that and
 nothing else, so a test that un-quotes our output also proves that nothing

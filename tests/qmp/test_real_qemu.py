@@ -107,7 +107,7 @@ def test_exec_migration_of_paused_vm_into_file(qemu: QemuVM, tmp_path: Path) -> 
         assert final.succeeded and progress[-1] is final
         assert final.total is not None and final.total >= 64 * 1024 * 1024
         assert qmp.execute("query-status")["status"] == "postmigrate"
-    # "completed" can come before dd has flushed its last block (REFERENCE.md 1):
+    # "completed" can come before dd has flushed its last block (docs/reference.md, section 1):
     # wait until the stream's magic is on disk behind the untouched header.
     deadline = time.monotonic() + 10
     while True:
@@ -158,7 +158,7 @@ def test_stop_kills_the_vm_and_its_exec_children(tmp_path: Path) -> None:
 def test_idless_parse_errors_from_real_qemu_are_drained(
     qemu: QemuVM, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Garbage on the wire makes QEMU send several id-less errors (REFERENCE.md 2)."""
+    """Garbage on the wire makes QEMU send several id-less errors (docs/reference.md, section 2)."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.connect(str(qemu.qmp_path))
     with QMPClient(sock, timeout=10) as qmp:

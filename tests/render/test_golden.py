@@ -1,7 +1,7 @@
 """Golden files: every rendered string of the catalogue, reviewed once and then frozen.
 
-The snapshots live in ``snapshots/core/test_golden.ambr``.  Update them with
-``pytest tests/core/test_golden.py --snapshot-update`` only after reading every
+The snapshots live in ``snapshots/render/test_golden.ambr``.  Update them with
+``pytest tests/render/test_golden.py --snapshot-update`` only after reading every
 changed string: that review is the point of these tests.
 """
 

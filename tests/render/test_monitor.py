@@ -1,4 +1,4 @@
-"""Monitor command forms: QMP objects, compact JSON, HMP lines, virsh lines (issue 2, item 5)."""
+"""Monitor command forms: QMP objects, compact JSON, HMP lines, virsh lines."""
 
 from __future__ import annotations
 

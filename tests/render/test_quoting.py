@@ -1,4 +1,4 @@
-"""Quoting: shell words, QMP text and HMP strings (issue 2, item 2; REFERENCE.md sections 2-4)."""
+"""Quoting: shell words, QMP text and HMP strings (docs/reference.md, sections 2-4)."""
 
 from __future__ import annotations
 

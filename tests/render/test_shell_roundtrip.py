@@ -1,4 +1,4 @@
-"""Real shells run the rendered strings: bytes land exactly where the spec says (issue 2, item 8).
+"""Real shells run the rendered strings: bytes land exactly where the spec says.
 
 For every hostile name of the catalogue and every shell setup of
 ``tests.support.SHELLS``, the save command (without ``exec:``) is run with
@@ -7,7 +7,7 @@ that already holds an 8192-byte header.  The header must be intact and the
 stream must sit exactly at the offset.  The restore command must give the
 stream back on stdout, and a command's argv must reach the program unchanged.
 
-Shells run with ``LC_ALL=C`` (REFERENCE.md section 6), except where a test
+Shells run with ``LC_ALL=C`` (docs/reference.md, section 6), except where a test
 says why not.  The stream is ~300 KiB and not a multiple of 64 KiB, so dd sees
 short reads from the pipe and its last write is a short one.
 """
@@ -108,7 +108,7 @@ def locale_for(label: str, command: bytes) -> str:
 
     yash in the C locale cannot convert a ``-c`` string holding a byte >= 0x80
     to wide characters; it replaces the whole command with an empty one and
-    exits 0 (REFERENCE.md section 4): a silent no-op.  A UTF-8 command runs in
+    exits 0 (docs/reference.md, section 4): a silent no-op.  A UTF-8 command runs in
     yash under C.UTF-8; one that is not UTF-8 runs in no locale (see
     ``test_yash_silently_runs_nothing_for_a_non_utf8_command``).
     """
@@ -186,7 +186,7 @@ def test_save_keeps_the_header_and_puts_the_stream_exactly_at_the_offset(
 def test_save_over_a_longer_old_file_leaves_its_tail_because_1rw_never_truncates(
     label: str, tmp_path: Path
 ) -> None:
-    # Documented behaviour (REFERENCE.md s.1): `1<>` opens read-write and never truncates, so a
+    # Documented behaviour (docs/reference.md, section 1): `1<>` opens read-write and never truncates, so a
     # stream shorter than the old image leaves stale bytes behind it.  That is why the save
     # workflow truncates the file to the header length before it starts a save.
     old_tail = b"STALE-OLD-IMAGE!" * 40000  # 640000 bytes, longer than the new stream
@@ -244,7 +244,7 @@ def test_save_with_stage_status_records_failed_when_the_target_cannot_be_opened(
 
 
 def test_yash_silently_runs_nothing_for_a_non_utf8_command(tmp_path: Path) -> None:
-    # REFERENCE.md s.4: yash replaces a -c string it cannot convert to wide characters with an
+    # docs/reference.md, section 4: yash replaces a -c string it cannot convert to wide characters with an
     # empty command and exits 0.  In C.UTF-8 bytes that are not UTF-8 cannot be converted either,
     # so no locale helps: such a save "succeeds" and writes nothing.  Never rely on yash as
     # /bin/sh for non-UTF-8 names (QEMU would report `completed` for a save that wrote nothing).

@@ -1,4 +1,4 @@
-"""Specs validate their inputs when built, with messages that name the fix (issue 2, item 4)."""
+"""Specs validate their inputs when built, with messages that name the fix."""
 
 from __future__ import annotations
 
@@ -194,7 +194,7 @@ def test_the_libvirt_profile_reads_and_writes_1m_behind_cat() -> None:
 
 
 def test_the_default_profile_keeps_ibs_distinct_from_obs_for_every_transfer_size() -> None:
-    # busybox dd only collects short reads into full writes when ibs != obs (REFERENCE.md s.5)
+    # busybox dd only collects short reads into full writes when ibs != obs (docs/reference.md, section 5)
     low, high = TRANSFER_SIZE_RANGE
     size = low
     while size <= high:
