@@ -132,7 +132,8 @@ def walk_strings(value: Any, path: str = "arguments", depth: int = 1) -> Iterato
     stack: list[tuple[Any, str, int]] = [(value, path, depth)]
     while stack:
         item, where, level = stack.pop()
-        if level > QMP_MAX_DEPTH:
+        # QEMU counts objects and arrays only: a scalar inside the deepest one adds no level.
+        if level > QMP_MAX_DEPTH and isinstance(item, (Mapping, list, tuple)):
             raise InputError(
                 f"{path} is nested deeper than QEMU's limit of {QMP_MAX_DEPTH} levels"
             )

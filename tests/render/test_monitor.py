@@ -9,6 +9,7 @@ import pytest
 
 from qmonexec import monitor
 from qmonexec.errors import InputError
+from qmonexec.limits import QMP_MAX_DEPTH
 from tests.helpers.unquote import split_words
 
 URI = "exec:gzip -c | { dd bs=4096 seek=2 if=/dev/null && dd ibs=1048576 obs=1048576; } " \
@@ -188,3 +189,18 @@ def test_virsh_needs_a_domain() -> None:
 def test_virsh_domain_must_be_qmp_text() -> None:
     with pytest.raises(InputError, match="domain name"):
         monitor.virsh_line("g\ud800", monitor.query_migrate())
+
+
+def _nested(levels: int) -> object:
+    value: object = "leaf"
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+def test_qmp_command_allows_exactly_the_nesting_qemu_accepts() -> None:
+    # The command object is level 1 and its arguments level 2 (docs/reference.md, section 2).
+    inside = QMP_MAX_DEPTH - 2
+    assert monitor.qmp_command("x", {"v": _nested(inside)})["arguments"]["v"]
+    with pytest.raises(InputError, match="deeper"):
+        monitor.qmp_command("x", {"v": _nested(inside + 1)})

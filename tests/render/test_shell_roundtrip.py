@@ -186,9 +186,9 @@ def test_save_keeps_the_header_and_puts_the_stream_exactly_at_the_offset(
 def test_save_over_a_longer_old_file_leaves_its_tail_because_1rw_never_truncates(
     label: str, tmp_path: Path
 ) -> None:
-    # Documented behaviour (docs/reference.md, section 1): `1<>` opens read-write and never truncates, so a
-    # stream shorter than the old image leaves stale bytes behind it.  That is why the save
-    # workflow truncates the file to the header length before it starts a save.
+    # Documented behaviour (docs/reference.md, section 1): `1<>` opens read-write and never
+    # truncates, so a stream shorter than the old image leaves stale bytes behind it.  That is
+    # why the save workflow truncates the file to the header length before it starts a save.
     old_tail = b"STALE-OLD-IMAGE!" * 40000  # 640000 bytes, longer than the new stream
     target, cwd = place(tmp_path, "space", HEADER + old_tail)
     uri = render_save(SaveSpec(target, offset=OFFSET))
@@ -244,10 +244,11 @@ def test_save_with_stage_status_records_failed_when_the_target_cannot_be_opened(
 
 
 def test_yash_silently_runs_nothing_for_a_non_utf8_command(tmp_path: Path) -> None:
-    # docs/reference.md, section 4: yash replaces a -c string it cannot convert to wide characters with an
-    # empty command and exits 0.  In C.UTF-8 bytes that are not UTF-8 cannot be converted either,
-    # so no locale helps: such a save "succeeds" and writes nothing.  Never rely on yash as
-    # /bin/sh for non-UTF-8 names (QEMU would report `completed` for a save that wrote nothing).
+    # docs/reference.md, section 4: yash replaces a -c string it cannot convert to wide
+    # characters with an empty command and exits 0.  In C.UTF-8 bytes that are not UTF-8
+    # cannot be converted either, so no locale helps: such a save "succeeds" and writes
+    # nothing.  Never rely on yash as /bin/sh for non-UTF-8 names (QEMU would report
+    # `completed` for a save that wrote nothing).
     target, cwd = place(tmp_path, "non-utf8", HEADER)
     uri = render_save(SaveSpec(target, offset=OFFSET))
     for locale in ("C", "C.UTF-8"):

@@ -194,7 +194,8 @@ def test_the_libvirt_profile_reads_and_writes_1m_behind_cat() -> None:
 
 
 def test_the_default_profile_keeps_ibs_distinct_from_obs_for_every_transfer_size() -> None:
-    # busybox dd only collects short reads into full writes when ibs != obs (docs/reference.md, section 5)
+    # busybox dd only collects short reads into full writes when ibs != obs
+    # (docs/reference.md, section 5)
     low, high = TRANSFER_SIZE_RANGE
     size = low
     while size <= high:
