@@ -28,7 +28,7 @@ from typing import Any
 
 from .errors import InputError
 from .quoting import Value, to_bytes
-from .vocabulary import BLOCK_SIZE
+from .vocabulary import BLOCK_SIZE, COMPRESSORS, RAW
 
 #: Allowed block sizes (the unit of the header offset): 512 B .. 1 MiB.
 BLOCK_SIZE_RANGE = (512, 1 << 20)
@@ -85,10 +85,8 @@ def _named(name: str) -> Compression:
 
 
 #: The named compression formats (libvirt's convention: ``NAME -c`` / ``NAME -dc``).
-COMPRESSIONS: dict[str, Compression] = {
-    n: _named(n) for n in ("gzip", "bzip2", "xz", "lzop", "zstd")
-}
-_RAW_NAMES = ("raw",)
+COMPRESSIONS: dict[str, Compression] = {n: _named(n) for n in COMPRESSORS}
+_RAW_NAMES = (RAW,)
 
 
 def compression(name: str | None) -> Compression | None:

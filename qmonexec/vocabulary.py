@@ -9,14 +9,19 @@ from __future__ import annotations
 
 __all__ = [
     "ACTIVE_STATUSES",
+    "AFTER_RESTORE",
+    "AFTER_SAVE",
     "BLOCK_SIZE",
     "COMPRESS",
+    "COMPRESSORS",
     "DIRECTION_OF_HMP",
     "DIRECTION_OF_QMP",
     "FAILED_STATUSES",
     "FINAL_STATUSES",
     "MARKERS",
     "OUTCOMES",
+    "PROFILE_NAMES",
+    "RAW",
     "RESTORE_BLOCK_LIMIT",
     "SETTLING_STATUSES",
     "SHAPE_OF_DIRECTION",
@@ -29,6 +34,7 @@ __all__ = [
     "Direction",
     "Outcome",
     "marker",
+    "spoken",
 ]
 
 from typing import Literal
@@ -55,6 +61,25 @@ def marker(stage: str, outcome: Outcome) -> str:
 
 #: Every marker file name, in stage order.
 MARKERS: tuple[str, ...] = tuple(marker(s, o) for s in STAGES for o in OUTCOMES)
+
+# ------------------------------------------------------------------ choices
+
+#: Compressors known by name (libvirt's convention: ``NAME -c`` / ``NAME -dc``).
+COMPRESSORS: tuple[str, ...] = ("gzip", "bzip2", "xz", "lzop", "zstd")
+#: The format name for "not compressed".
+RAW = "raw"
+#: The shapes of the save pipeline, by profile name: ours first (the default).
+PROFILE_NAMES: tuple[str, ...] = ("default", "libvirt")
+#: What happens to the VM after a successful save; the first is the default.
+AFTER_SAVE: tuple[str, ...] = ("pause", "resume", "quit")
+#: What happens to the VM after a restore.
+AFTER_RESTORE: tuple[str, ...] = ("pause", "resume")
+
+
+def spoken(words: tuple[str, ...] | list[str], last: str = "or") -> str:
+    """``a, b or c``: a list of choices for a message."""
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} {last} {words[-1]}"
+
 
 # ------------------------------------------------------------------ dd
 

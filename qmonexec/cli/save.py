@@ -13,7 +13,10 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ..errors import InputError
+from ..vocabulary import AFTER_RESTORE, AFTER_SAVE, COMPRESSORS, PROFILE_NAMES, RAW, spoken
 from .uri import size
+
+_FORMATS = f"{RAW} (default), {spoken(COMPRESSORS)}"
 
 if TYPE_CHECKING:
     from ..save import Progress
@@ -95,7 +98,7 @@ def register(subparsers: Any) -> None:
     save.add_argument("--qmp", required=True, metavar="SOCKET", help="the source's QMP socket")
     save.add_argument("target", metavar="TARGET", type=_path, help="absolute path of the image")
     save.add_argument("--compress", metavar="NAME", default=None,
-                      help="raw (default), gzip, bzip2, xz, lzop or zstd")
+                      help=_FORMATS)
     save.add_argument("--metadata", metavar="JSON", type=_metadata,
                       help="a JSON object stored in the header")
     save.add_argument("--header-file", metavar="FILE",
@@ -104,12 +107,12 @@ def register(subparsers: Any) -> None:
     save.add_argument("--bandwidth", metavar="BYTES/S", type=size, default=None,
                       help="max-bandwidth during the save (default: unlimited, 1T); the "
                            "previous value is restored afterwards")
-    save.add_argument("--then", choices=("pause", "resume", "quit"), default="pause",
+    save.add_argument("--then", choices=AFTER_SAVE, default=AFTER_SAVE[0],
                       help="the VM after a successful save: pause (default: stays paused in "
                            "postmigrate), resume, or quit QEMU")
     save.add_argument("--timeout", metavar="S", type=_seconds, default=None,
                       help="give up (and cancel) after S seconds (default: no limit)")
-    save.add_argument("--profile", choices=("default", "libvirt"), default="default",
+    save.add_argument("--profile", choices=PROFILE_NAMES, default=PROFILE_NAMES[0],
                       help="default: stage status, success proven; libvirt: libvirt's exact "
                            "string, success CANNOT be proven")
     save.add_argument("--block-size", metavar="BYTES", type=size, default=4096,
@@ -124,12 +127,12 @@ def register(subparsers: Any) -> None:
     restore.add_argument("--qmp", required=True, metavar="SOCKET",
                          help="the destination's QMP socket")
     restore.add_argument("source", metavar="SOURCE", type=_path, help="absolute path of the image")
-    restore.add_argument("--then", choices=("pause", "resume"), default="resume",
+    restore.add_argument("--then", choices=AFTER_RESTORE, default="resume",
                          help="the VM after the restore: resume (default) or pause")
     restore.add_argument("--offset", metavar="BYTES", type=size, default=None,
                          help="raw image: where the stream starts (skips the header checks)")
     restore.add_argument("--decompress", metavar="NAME", default=None,
-                         help="raw image: raw (default), gzip, bzip2, xz, lzop or zstd")
+                         help=f"raw image: {_FORMATS}")
     restore.add_argument("--timeout", metavar="S", type=_seconds, default=None,
                          help="give up after S seconds (default: no limit)")
     restore.add_argument("--quiet", "-q", action="store_true", help="no progress display")

@@ -7,6 +7,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
+from ..vocabulary import COMPRESSORS, PROFILE_NAMES, RAW
 
 if TYPE_CHECKING:
     from ..build import Built
@@ -86,15 +87,16 @@ def register(subparsers: Any) -> None:
                            "size (default 0)")
     group = save.add_mutually_exclusive_group()
     group.add_argument("--compress", metavar="NAME",
-                       help="gzip, bzip2, xz, lzop, zstd or raw (default raw)")
+                       help=f"{', '.join(COMPRESSORS)} or {RAW} (default {RAW})")
     group.add_argument("--compress-cmd", metavar="CMD", type=command_words,
                        help="custom compressor, split on spaces, e.g. 'pigz -c'")
-    save.add_argument("--profile", choices=("default", "libvirt"), default="default",
+    save.add_argument("--profile", choices=PROFILE_NAMES, default=PROFILE_NAMES[0],
                       help="libvirt: libvirt's exact form; default: ours (see README)")
     save.add_argument("--block-size", type=size, metavar="N",
                       help="unit of the offset (power of two, default 4096)")
     save.add_argument("--transfer-size", type=size, metavar="N",
-                      help="bytes per write into the file, dd's obs (power of two, default 1M)")
+                      help="bytes per write into the file, dd's obs (power of two; default "
+                           "the profile's: 64K, libvirt 1M)")
     save.add_argument("--status-dir", metavar="DIR",
                       help="render the stage-status form: each stage records NAME.ok or "
                            "NAME.failed and NAME.err in DIR (absolute)")
@@ -111,8 +113,8 @@ def register(subparsers: Any) -> None:
                          help="byte offset of the stream, a multiple of the block size")
     group = restore.add_mutually_exclusive_group()
     group.add_argument("--compress", metavar="NAME",
-                       help="format the image was compressed with: gzip, bzip2, xz, lzop, zstd, "
-                            "raw")
+                       help=f"format the image was compressed with: {', '.join(COMPRESSORS)}, "
+                            f"{RAW}")
     group.add_argument("--decompress-cmd", metavar="CMD", type=command_words,
                        help="custom decompressor, split on spaces, e.g. 'pigz -dc'")
     restore.add_argument("--block-size", type=size, default=4096, metavar="N",

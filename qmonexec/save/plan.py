@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from ..errors import InputError
 from ..spec import COMPRESSIONS, Compression, RestoreSpec, SaveSpec, absolute_path, compression
 from ..spec import profile as find_profile
-from ..vocabulary import RESTORE_BLOCK_LIMIT
+from ..vocabulary import AFTER_RESTORE, AFTER_SAVE, RESTORE_BLOCK_LIMIT, spoken
 from .image import (
     MAGIC,
     ImageError,
@@ -50,8 +50,6 @@ if TYPE_CHECKING:
 DEFAULT_BANDWIDTH = 1 << 40
 
 Then = Literal["pause", "resume", "quit"]
-_SAVE_THEN = ("pause", "resume", "quit")
-_RESTORE_THEN = ("pause", "resume")
 
 ProgressHook = Callable[[Progress], None]
 
@@ -124,8 +122,8 @@ def plan_save(target: str | bytes | os.PathLike[str], *, compress: str | Compres
     """Check the arguments of :func:`qmonexec.save.save`; find the programs the pipeline runs."""
     started = time.monotonic()
     deadline = _deadline(started, timeout)
-    if then not in _SAVE_THEN:
-        raise InputError(f"then must be pause, resume or quit, not {then!r}", value=then)
+    if then not in AFTER_SAVE:
+        raise InputError(f"then must be {spoken(AFTER_SAVE)}, not {then!r}", value=then)
     if bandwidth is not None and (isinstance(bandwidth, bool) or not isinstance(bandwidth, int)
                                   or bandwidth <= 0):
         raise InputError(f"bandwidth must be a positive number of bytes per second, not "
@@ -201,8 +199,8 @@ def plan_restore(source: str | bytes | os.PathLike[str], *, offset: int | None,
     """Check the arguments of :func:`qmonexec.save.restore` and the image itself."""
     started = time.monotonic()
     deadline = _deadline(started, timeout)
-    if then not in _RESTORE_THEN:
-        raise InputError(f"then must be pause or resume, not {then!r}", value=then)
+    if then not in AFTER_RESTORE:
+        raise InputError(f"then must be {spoken(AFTER_RESTORE)}, not {then!r}", value=then)
     raw_source = absolute_path(os.fspath(source), "source")
     try:
         with open(raw_source, "rb") as handle:
