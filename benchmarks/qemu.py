@@ -48,7 +48,6 @@ import random
 import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -60,6 +59,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.pipeline import filesystem_of, first_line  # noqa: E402
 from qmonexec.qmp import QMPClient  # noqa: E402
 from qmonexec.save import Progress, read_header, restore, save  # noqa: E402
 from tests.helpers.qemu import QemuVM, running_qemu  # noqa: E402
@@ -406,15 +406,6 @@ def parse_size(text: str) -> int:
     return value
 
 
-def _first_line(argv: list[str]) -> str | None:
-    try:
-        out = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=10)
-    except OSError:
-        return None
-    text = (out.stdout or out.stderr).strip()
-    return text.splitlines()[0] if text else None
-
-
 def machine_info(workdir: Path) -> dict[str, Any]:
     """What the results were measured on."""
     cpu = "?"
@@ -423,19 +414,10 @@ def machine_info(workdir: Path) -> dict[str, Any]:
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-    mount = {"type": "?", "device": "?"}
-    with contextlib.suppress(OSError):
-        best = ""
-        resolved = str(workdir.resolve())
-        for line in Path("/proc/mounts").read_text().splitlines():
-            device, point, kind = line.split()[:3]
-            inside = resolved == point or resolved.startswith(point.rstrip("/") + "/")
-            if inside and len(point) >= len(best):
-                best, mount = point, {"type": kind, "device": device, "mount": point}
-    commit = _first_line(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"])
+    commit = first_line(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"])
     return {"nproc": os.cpu_count(), "cpu": cpu, "kernel": platform.release(),
-            "python": platform.python_version(), "qemu": _first_line([QEMU, "--version"]),
-            "filesystem": mount, "loadavg": os.getloadavg(), "commit": commit}
+            "python": platform.python_version(), "qemu": first_line([QEMU, "--version"]),
+            "filesystem": filesystem_of(workdir), "loadavg": os.getloadavg(), "commit": commit}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

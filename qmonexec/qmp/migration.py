@@ -119,21 +119,14 @@ class MigrationCommands:
 
     timeout: float
 
-    def execute(
-        self,
-        name: str,
-        arguments: Mapping[str, Any] | None = None,
-        *,
-        timeout: float | None = None,
-        policy: Policy | None = None,
-        allow_unvalidated_exec: bool | None = None,
-    ) -> Any:  # pragma: no cover - provided by QMPClient
+    def execute(self, name: str, arguments: Mapping[str, Any] | None = None, *,
+                timeout: float | None = None, policy: Policy | None = None,
+                allow_unvalidated_exec: bool | None = None) -> Any:  # pragma: no cover
         """Run one QMP command (implemented by :class:`qmonexec.qmp.QMPClient`)."""
         raise NotImplementedError
 
-    def pump(
-        self, timeout: float, *, stop: Callable[[Event], bool] | None = None
-    ) -> bool:  # pragma: no cover - provided by QMPClient
+    def pump(self, timeout: float, *,
+             stop: Callable[[Event], bool] | None = None) -> bool:  # pragma: no cover
         """Read incoming events for up to ``timeout`` seconds (see ``QMPClient.pump``)."""
         raise NotImplementedError
 
@@ -143,14 +136,8 @@ class MigrationCommands:
         return self.execute(command["execute"], command.get("arguments"), timeout=timeout,
                             policy=policy, allow_unvalidated_exec=allow_unvalidated_exec)
 
-    def migrate(
-        self,
-        uri: str,
-        *,
-        timeout: float | None = None,
-        policy: Policy | None = None,
-        allow_unvalidated_exec: bool | None = None,
-    ) -> None:
+    def migrate(self, uri: str, *, timeout: float | None = None, policy: Policy | None = None,
+                allow_unvalidated_exec: bool | None = None) -> None:
         """Start an outgoing migration to ``uri`` (QMP ``migrate``); returns once QEMU accepted it.
 
         An ``exec:`` URI must pass the validator (``policy``: a custom
@@ -160,14 +147,9 @@ class MigrationCommands:
         """
         self._run(monitor.migrate(uri), timeout, policy, allow_unvalidated_exec)
 
-    def migrate_incoming(
-        self,
-        uri: str,
-        *,
-        timeout: float | None = None,
-        policy: Policy | None = None,
-        allow_unvalidated_exec: bool | None = None,
-    ) -> None:
+    def migrate_incoming(self, uri: str, *, timeout: float | None = None,
+                         policy: Policy | None = None,
+                         allow_unvalidated_exec: bool | None = None) -> None:
         """Start an incoming migration from ``uri`` (QEMU must run with ``-incoming defer``)."""
         self._run(monitor.migrate_incoming(uri), timeout, policy, allow_unvalidated_exec)
 

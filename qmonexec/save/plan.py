@@ -85,7 +85,18 @@ def _deadline(started: float, timeout: float | None) -> float | None:
 
 
 @dataclass(frozen=True)
-class SavePlan:
+class _Plan:
+    """What a save and a restore both carry: the validator's policy, the progress hook, the
+    start time and the deadline (:func:`time.monotonic` values; ``None``: no limit)."""
+
+    policy: Policy
+    progress: ProgressHook | None
+    started: float
+    deadline: float | None
+
+
+@dataclass(frozen=True)
+class SavePlan(_Plan):
     """A checked save: what to write where, and how to treat QEMU meanwhile.
 
     ``spec`` holds the target (absolute), compression, profile and block size;
@@ -98,10 +109,6 @@ class SavePlan:
     header_bytes: bytes | None
     bandwidth: int | None
     then: Then
-    policy: Policy
-    progress: ProgressHook | None
-    started: float
-    deadline: float | None
 
     @property
     def target(self) -> str | bytes:
@@ -141,22 +148,19 @@ def plan_save(target: str | bytes | os.PathLike[str], *, compress: str | Compres
     elif prof.cat_when_raw:
         find_program("cat", "program")
     find_program("dd", "program")
-    return SavePlan(spec, metadata, header_bytes, bandwidth, then, _policy(policy, comp),
-                    progress, started, deadline)
+    return SavePlan(policy=_policy(policy, comp), progress=progress, started=started,
+                    deadline=deadline, spec=spec, metadata=metadata, header_bytes=header_bytes,
+                    bandwidth=bandwidth, then=then)
 
 
 @dataclass(frozen=True)
-class RestorePlan:
+class RestorePlan(_Plan):
     """A checked restore: the image, where its stream starts, how to read it, the VM after."""
 
     spec: RestoreSpec
     size: int
     header: ImageHeader | None
     then: Literal["pause", "resume"]
-    policy: Policy
-    progress: ProgressHook | None
-    started: float
-    deadline: float | None
 
     @property
     def source(self) -> str | bytes:
@@ -228,5 +232,5 @@ def plan_restore(source: str | bytes | os.PathLike[str], *, offset: int | None,
     if comp is not None:
         find_program(comp.decompress[0], "decompressor")
     find_program("dd", "program")
-    return RestorePlan(spec, size, header, then, _policy(policy, comp), progress, started,
-                       deadline)
+    return RestorePlan(policy=_policy(policy, comp), progress=progress, started=started,
+                       deadline=deadline, spec=spec, size=size, header=header, then=then)

@@ -8,18 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from qmonexec.cli import main
 from qmonexec.cli.save import progress_line
 from qmonexec.save import Progress
+from tests.helpers.cli import cli as run
 from tests.helpers.qemu import QemuVM
 
 pytestmark = pytest.mark.system
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    status = main(list(argv))
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 def test_save_inspect_restore(loaded_vm: Callable[..., QemuVM], tmp_path: Path,

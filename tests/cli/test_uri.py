@@ -9,26 +9,13 @@ import sys
 
 import pytest
 
-from qmonexec.cli import main
+from tests.helpers.cli import cli
 from tests.helpers.unquote import split_words
 
 DONE_WHEN_ARGS = ["uri", "save", "/var/lib/vm/it's here.img", "--offset", "8192",
                   "--compress", "gzip", "--profile", "libvirt"]
 DONE_WHEN_LINE = ("exec:gzip -c | { dd bs=4096 seek=2 if=/dev/null && dd ibs=1048576 "
                   "obs=1048576; } 1<>'/var/lib/vm/it'\\''s here.img'\n")
-
-
-def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    """Run ``qmonexec ARGV`` in-process; return (status, stdout, stderr).
-
-    argparse's --help and --version end with SystemExit; that is taken as the status.
-    """
-    try:
-        status = main(list(argv))
-    except SystemExit as exc:
-        status = exc.code if isinstance(exc.code, int) else 1
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 def assert_refused(result: tuple[int, str, str], *fix: str) -> None:
