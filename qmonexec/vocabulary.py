@@ -30,6 +30,9 @@ __all__ = [
     "STATUS_COMPLETED",
     "STATUS_FAILED",
     "STATUS_NONE",
+    "VM_INMIGRATE",
+    "VM_POSTMIGRATE",
+    "VM_RUNNING",
     "WRITE",
     "Direction",
     "Outcome",
@@ -119,3 +122,12 @@ ACTIVE_STATUSES = frozenset({
 })
 #: After a cancel, QEMU may still be in one of these for a moment.
 SETTLING_STATUSES = frozenset({"setup", "active", "cancelling"})
+
+# ------------------------------------------------------------------ query-status run states
+
+#: The guest runs.
+VM_RUNNING = "running"
+#: Paused after a successful outgoing migration; QEMU refuses to migrate it again until it runs.
+VM_POSTMIGRATE = "postmigrate"
+#: Started with ``-incoming``: waiting for a migration stream, no VM state of its own.
+VM_INMIGRATE = "inmigrate"

@@ -13,7 +13,15 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ..errors import InputError
-from ..vocabulary import AFTER_RESTORE, AFTER_SAVE, COMPRESSORS, PROFILE_NAMES, RAW, spoken
+from ..vocabulary import (
+    AFTER_RESTORE,
+    AFTER_SAVE,
+    COMPRESSORS,
+    PROFILE_NAMES,
+    RAW,
+    STATUS_COMPLETED,
+    spoken,
+)
 from .uri import size
 
 _FORMATS = f"{RAW} (default), {spoken(COMPRESSORS)}"
@@ -187,7 +195,7 @@ def progress_line(report: Progress) -> str:
         parts.append(f"sent {_bytes(report.sent)}")
     if report.rate is not None:
         parts.append(f"{_bytes(report.rate)}/s")
-    if report.eta is not None and report.status not in ("completed",):
+    if report.eta is not None and report.status != STATUS_COMPLETED:
         parts.append(f"ETA {_duration(report.eta)}")
     parts.append(f"elapsed {_duration(report.elapsed)}")
     return "  ".join(parts)

@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from ..vocabulary import SETTLING_STATUSES
+from ..vocabulary import SETTLING_STATUSES, VM_RUNNING
 from .stages import Stages
 from .waits import wait_until
 
@@ -83,7 +83,7 @@ def after_completed(client: QMPClient, status_before: str) -> str:
     """The save failed after QEMU said ``completed``: put a running VM back to work."""
     from ..qmp import QMPError
 
-    if status_before == "running":
+    if status_before == VM_RUNNING:
         try:
             client.execute("cont")
         except QMPError as exc:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
-from ..vocabulary import STATUS_NONE
+from ..vocabulary import STATUS_NONE, VM_INMIGRATE, VM_POSTMIGRATE, VM_RUNNING
 from .errors import RestoreError, VMStateError
 from .image import ImageHeader
 from .plan import RestorePlan, plan_restore
@@ -100,10 +100,10 @@ def restore(
 def _check_destination(client: QMPClient) -> None:
     """Raise :class:`VMStateError` unless QEMU waits for an incoming migration."""
     status = query_status(client)
-    if status == "postmigrate":
+    if status == VM_POSTMIGRATE:
         raise VMStateError("this VM was already migrated away (status postmigrate); restore "
                            "into a new QEMU started with -incoming defer", status=status)
-    if status != "inmigrate":
+    if status != VM_INMIGRATE:
         raise VMStateError(
             f"QEMU was not started with -incoming defer (status {status}); start the "
             "destination with the same machine options as the source plus -incoming defer",
@@ -134,6 +134,6 @@ def _load(client: QMPClient, plan: RestorePlan, uri: str, read_as: bytes) -> str
     vm_status = query_status(client)
     if plan.then == "resume":
         client.execute("cont")
-    elif vm_status == "running":
+    elif vm_status == VM_RUNNING:
         client.execute("stop")
     return query_status(client)

@@ -30,7 +30,15 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
-from ..vocabulary import COMPRESS, STAGES, STATUS_COMPLETED, WRITE
+from ..vocabulary import (
+    ACTIVE_STATUSES,
+    COMPRESS,
+    STAGES,
+    STATUS_COMPLETED,
+    VM_INMIGRATE,
+    VM_POSTMIGRATE,
+    WRITE,
+)
 from .errors import SaveError, VMStateError
 from .image import (
     STREAM_ALIGNMENT,
@@ -132,16 +140,14 @@ def save(
 
 def _check_source(client: QMPClient) -> str:
     """The VM's status, if QEMU can save it now; else :class:`VMStateError`."""
-    from ..vocabulary import ACTIVE_STATUSES
-
     vm_status = query_status(client)
-    if vm_status == "postmigrate":
+    if vm_status == VM_POSTMIGRATE:
         raise VMStateError(
             "the VM was already migrated or saved (status postmigrate) and QEMU refuses to "
             "migrate it again; to save its current state, resume it first ('qmonexec qmp "
             "--qmp SOCKET cont') or save with the image you already have",
             status=vm_status)
-    if vm_status == "inmigrate":
+    if vm_status == VM_INMIGRATE:
         raise VMStateError(
             "this QEMU is waiting for an incoming migration (started with -incoming) and "
             "has no VM state to save", status=vm_status)
