@@ -23,7 +23,6 @@ __all__ = [
     "PROFILE_NAMES",
     "RAW",
     "RESTORE_BLOCK_LIMIT",
-    "SETTLING_STATUSES",
     "SHAPE_OF_DIRECTION",
     "STAGES",
     "STATUS_CANCELLED",
@@ -120,8 +119,6 @@ ACTIVE_STATUSES = frozenset({
     "setup", "active", "pre-switchover", "device", "cancelling", "postcopy-active",
     "wait-unplug",
 })
-#: After a cancel, QEMU may still be in one of these for a moment.
-SETTLING_STATUSES = frozenset({"setup", "active", "cancelling"})
 
 # ------------------------------------------------------------------ query-status run states
 

@@ -11,10 +11,12 @@ __all__ = ["after_completed", "apply_then", "cancel", "connect", "query_status",
 
 import contextlib
 import os
+import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from ..vocabulary import SETTLING_STATUSES, VM_RUNNING
+from ..qmp.migration import watch_migration
+from ..vocabulary import VM_RUNNING
 from .stages import Stages
 from .waits import wait_until
 
@@ -65,15 +67,9 @@ def cancel(client: QMPClient, stages: Stages | None) -> str:
     from ..qmp import QMPError
 
     status = "unknown"
-
-    def settled() -> bool:
-        nonlocal status
-        status = client.query_migrate().status
-        return status not in SETTLING_STATUSES
-
     with contextlib.suppress(QMPError, OSError):
         client.cancel_migration()
-        wait_until(settled, _SETTLE_WAIT)
+        status = watch_migration(client, time.monotonic() + _SETTLE_WAIT).status
     if stages is not None:
         wait_until(lambda: not stages.alive(), _SETTLE_WAIT)
     return status
