@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "BLOCK_SIZE_RANGE",
     "COMPRESSIONS",
+    "CURRENT",
     "DD_MAX_BYTES",
     "PIPE_READ_SIZE",
     "PROFILES",
@@ -20,6 +21,7 @@ __all__ = [
     "Profile",
     "RestoreSpec",
     "SaveSpec",
+    "absolute_path",
     "compression",
     "profile",
 ]
@@ -29,17 +31,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import InputError
-from .paths import special_path
-from .profiles import PIPE_READ_SIZE, PROFILE_VERSIONS, PROFILES, Profile, profile
+from .limits import DD_MAX_BYTES, special_path
 from .quoting import Value, to_bytes
+from .vocabulary import BLOCK_SIZE, COMPRESSORS, PROFILE_NAMES, RAW, RESTORE_BLOCK_LIMIT
 
 #: Allowed block sizes (the unit of the header offset): 512 B .. 1 MiB.
 BLOCK_SIZE_RANGE = (512, 1 << 20)
 #: Allowed transfer sizes (dd's obs, the size of each write): 8 KiB .. 64 MiB.
 TRANSFER_SIZE_RANGE = (8 << 10, 64 << 20)
-#: The largest byte count dd accepts for an offset (``seek``/``skip`` times the
-#: block size): a signed 64-bit file offset.
-DD_MAX_BYTES = 2**63 - 1
 
 
 def _argv(value: Any, what: str, example: str) -> tuple[Any, ...]:
@@ -89,10 +88,8 @@ def _named(name: str) -> Compression:
 
 
 #: The named compression formats (libvirt's convention: ``NAME -c`` / ``NAME -dc``).
-COMPRESSIONS: dict[str, Compression] = {
-    n: _named(n) for n in ("gzip", "bzip2", "xz", "lzop", "zstd")
-}
-_RAW_NAMES = ("raw",)
+COMPRESSIONS: dict[str, Compression] = {n: _named(n) for n in COMPRESSORS}
+_RAW_NAMES = (RAW,)
 
 
 def compression(name: str | None) -> Compression | None:
@@ -106,6 +103,111 @@ def compression(name: str | None) -> Compression | None:
             f"unknown compression format {name!r}; known formats: {known} "
             "(or give a custom command with --compress-cmd)",
             value=name,
+        )
+    return found
+
+
+# ------------------------------------------------------------------ versioned profiles
+# Versioned profiles: the shape of every string a profile renders, pinned by ``NAME@VERSION``.
+#
+# A profile decides the dd sizes of a save, whether ``cat`` feeds an
+# uncompressed save, and the block size a restore reads with.  Each published
+# shape is a version: ``default@1``, ``default@2``, ``libvirt@1``.  A pinned
+# name (``profile="default@1"``, ``--profile default@1``) renders the same
+# strings in every later release; an unpinned name (``default``) means the
+# current version of that profile, which may move to a new version in a
+# release (never within one); CHANGELOG.md lists every such move.
+
+#: The most a Linux pipe hands dd per read: a larger ibs never fills.
+PIPE_READ_SIZE = 64 << 10
+#: The smallest block a restore reads with (the smallest allowed block size).
+_MIN_BLOCK = 512
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How a profile shapes its strings: dd sizes, ``cat`` for raw saves, the restore read size.
+
+    ``restore_max_block``: ``None`` reads a restore with ``block_size``
+    (version 1 of every profile); a power of two reads it with the largest
+    power of two up to that size dividing the offset, which is 64 KiB for
+    the images ``qmonexec save`` writes (their stream starts 64 KiB-aligned).
+    """
+
+    name: str
+    block_size: int
+    cat_when_raw: bool
+    obs: int
+    #: libvirt's form reads and writes in the same size; ours does not.
+    ibs_equals_obs: bool
+    version: int = 1
+    restore_max_block: int | None = None
+
+    @property
+    def id(self) -> str:
+        """The pinned name, ``NAME@VERSION`` (what golden blocks record)."""
+        return f"{self.name}@{self.version}"
+
+    def input_size(self, obs: int) -> int:
+        """dd's ``ibs`` for a given ``obs``.
+
+        Ours is half of ``obs`` (at most what a pipe gives, 64 KiB), so every
+        write collects two or more reads: ``ibs != obs`` matters because busybox
+        dd only collects short reads into full writes when the two differ
+        (docs/design.md).  The default ``obs`` of 64 KiB was measured
+        fastest: large writes stall QEMU's side of the pipe meanwhile
+        (docs/performance.md).
+        """
+        return obs if self.ibs_equals_obs else min(PIPE_READ_SIZE, obs // 2)
+
+    def restore_block_size(self, offset: int) -> int:
+        """dd's ``bs`` for a restore whose stream starts at byte ``offset``."""
+        if self.restore_max_block is None:
+            return self.block_size
+        size = self.restore_max_block
+        while size > _MIN_BLOCK and offset % size:
+            size //= 2
+        return size
+
+
+#: Every published shape, by pinned name.  Never change one: add a version.
+PROFILE_VERSIONS: dict[str, Profile] = {
+    p.id: p for p in (
+        # default@1: dd reads QEMU's pipe directly, 32 KiB reads into 64 KiB writes;
+        # restores read 4 KiB blocks.
+        Profile("default", block_size=BLOCK_SIZE, cat_when_raw=False, obs=64 << 10,
+                ibs_equals_obs=False, version=1),
+        # default@2: as @1, but a restore reads the largest block up to 64 KiB dividing
+        # the offset, as `qmonexec restore` does.
+        Profile("default", block_size=BLOCK_SIZE, cat_when_raw=False, obs=64 << 10,
+                ibs_equals_obs=False, version=2, restore_max_block=RESTORE_BLOCK_LIMIT),
+        # libvirt@1: libvirt's exact save string; restores read 4 KiB blocks.
+        Profile("libvirt", block_size=BLOCK_SIZE, cat_when_raw=True, obs=1 << 20,
+                ibs_equals_obs=True, version=1),
+    )
+}
+
+#: The version an unpinned name means in this release (one entry per profile name).
+CURRENT: dict[str, int] = {"default": 2, "libvirt": 1}
+assert tuple(CURRENT) == PROFILE_NAMES
+
+#: Profiles by unpinned name: the current version of each.
+PROFILES: dict[str, Profile] = {
+    name: PROFILE_VERSIONS[f"{name}@{version}"] for name, version in CURRENT.items()
+}
+
+
+def profile(name: str | Profile) -> Profile:
+    """The profile ``name`` (``default``, ``default@1``, ...) or ``name`` itself if a Profile."""
+    if isinstance(name, Profile):
+        return name
+    found = PROFILES.get(name) if isinstance(name, str) else None
+    if found is None and isinstance(name, str):
+        found = PROFILE_VERSIONS.get(name)
+    if found is None:
+        raise InputError(
+            f"unknown profile {name!r}; known profiles: {', '.join(PROFILES)} "
+            f"(or a pinned version: {', '.join(PROFILE_VERSIONS)})", value=name
         )
     return found
 
@@ -147,7 +249,8 @@ def _offset(offset: int, block_size: int, what: str) -> int:
     return offset
 
 
-def _absolute(path: Value, what: str) -> str | bytes:
+def absolute_path(path: Value, what: str) -> str | bytes:
+    """``path`` as ``str``/``bytes`` if absolute and free of NUL, else :class:`InputError`."""
     raw = os.fspath(path) if isinstance(path, os.PathLike) else path
     if not isinstance(raw, (str, bytes)):
         raise InputError(f"{what} must be a path (str, bytes or os.PathLike), not {path!r}",
@@ -189,7 +292,7 @@ class SaveSpec:
     def __post_init__(self) -> None:
         set_ = object.__setattr__
         set_(self, "profile", profile(self.profile))
-        set_(self, "target", _absolute(self.target, "target"))
+        set_(self, "target", absolute_path(self.target, "target"))
         bs = self.block_size if self.block_size is not None else self.profile.block_size
         set_(self, "block_size", _power_of_two(bs, "block size", BLOCK_SIZE_RANGE,
                                                "--block-size"))
@@ -198,7 +301,7 @@ class SaveSpec:
                                                   "--transfer-size"))
         _offset(self.offset, bs, "offset")
         if self.status_dir is not None:
-            set_(self, "status_dir", _absolute(self.status_dir, "status directory"))
+            set_(self, "status_dir", absolute_path(self.status_dir, "status directory"))
         if self.compression is not None and not isinstance(self.compression, Compression):
             raise InputError(f"compression must be a Compression or None, not "
                              f"{self.compression!r}; use qmonexec.spec.compression(NAME)")
@@ -234,7 +337,7 @@ class RestoreSpec:
     ``block_size`` (dd's ``bs``, the unit of ``offset``) defaults to the
     profile's choice for that offset: 4096 with version 1 of every profile,
     the largest power of two up to 64 KiB dividing the offset with
-    ``default@2`` (see :mod:`qmonexec.profiles`).
+    ``default@2`` (see :data:`PROFILE_VERSIONS`).
     """
 
     source: str | bytes
@@ -246,7 +349,7 @@ class RestoreSpec:
     def __post_init__(self) -> None:
         set_ = object.__setattr__
         set_(self, "profile", profile(self.profile))
-        set_(self, "source", _absolute(self.source, "source"))
+        set_(self, "source", absolute_path(self.source, "source"))
         if isinstance(self.offset, int) and not isinstance(self.offset, bool):
             bs = (self.block_size if self.block_size is not None
                   else self.profile.restore_block_size(self.offset))

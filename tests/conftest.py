@@ -1,4 +1,8 @@
-"""Pytest configuration: golden files live in the top-level snapshots/ directory."""
+"""Pytest configuration: shared fixtures, and golden files in the top-level snapshots/ directory.
+
+``snapshots/`` mirrors ``tests/``: the golden file of ``tests/render/test_golden.py`` is
+``snapshots/render/test_golden.ambr``.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,11 @@ from typing import Any
 import pytest
 from syrupy.extensions.amber import AmberSnapshotExtension
 
-from .support import ROOT
+from .helpers.fake_qmp import fake
+from .helpers.qemu_fixtures import known_data, loaded_vm, qemu, qemu_factory
+from .helpers.support import ROOT
+
+__all__ = ["fake", "known_data", "loaded_vm", "qemu", "qemu_factory", "snapshot"]
 
 SNAPSHOT_DIR = ROOT / "snapshots"
 

@@ -7,8 +7,9 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
-from ..profiles import PROFILE_VERSIONS, PROFILES
-from ..spec import DD_MAX_BYTES
+from ..limits import DD_MAX_BYTES
+from ..spec import PROFILE_VERSIONS, PROFILES
+from ..vocabulary import COMPRESSORS, RAW
 
 if TYPE_CHECKING:
     from ..build import Built
@@ -28,7 +29,8 @@ examples:
 #: exact form means asking for its equal ibs/obs (the README explains the cost).
 _EXPECTED_WARNINGS = {"libvirt": frozenset({"dd-block-sizes"})}
 
-_PROFILE_HELP = ("default (ours, see README), libvirt (libvirt's exact form), or a pinned "
+#: The help of every --profile option (uri save/restore, save).
+PROFILE_HELP = ("default (ours, see README), libvirt (libvirt's exact form), or a pinned "
                  f"version that never changes: {', '.join(PROFILE_VERSIONS)} (default: the "
                  f"current version of default, {PROFILES['default'].id}; see CHANGELOG.md)")
 
@@ -98,15 +100,16 @@ def register(subparsers: Any) -> None:
                            "size (default 0)")
     group = save.add_mutually_exclusive_group()
     group.add_argument("--compress", metavar="NAME",
-                       help="gzip, bzip2, xz, lzop, zstd or raw (default raw)")
+                       help=f"{', '.join(COMPRESSORS)} or {RAW} (default {RAW})")
     group.add_argument("--compress-cmd", metavar="CMD", type=command_words,
                        help="custom compressor, split on spaces, e.g. 'pigz -c'")
     save.add_argument("--profile", default="default", metavar="NAME[@VERSION]",
-                      help=_PROFILE_HELP)
+                      help=PROFILE_HELP)
     save.add_argument("--block-size", type=size, metavar="N",
                       help="unit of the offset (power of two, default 4096)")
     save.add_argument("--transfer-size", type=size, metavar="N",
-                      help="bytes per write into the file, dd's obs (power of two, default 1M)")
+                      help="bytes per write into the file, dd's obs (power of two; default "
+                           "the profile's: 64K, libvirt 1M)")
     save.add_argument("--status-dir", metavar="DIR",
                       help="render the stage-status form: each stage records NAME.ok or "
                            "NAME.failed and NAME.err in DIR (absolute)")
@@ -125,8 +128,8 @@ def register(subparsers: Any) -> None:
                               "(default 0)")
     group = restore.add_mutually_exclusive_group()
     group.add_argument("--compress", metavar="NAME",
-                       help="format the image was compressed with: gzip, bzip2, xz, lzop, zstd, "
-                            "raw")
+                       help=f"format the image was compressed with: {', '.join(COMPRESSORS)}, "
+                            f"{RAW}")
     group.add_argument("--decompress-cmd", metavar="CMD", type=command_words,
                        help="custom decompressor, split on spaces, e.g. 'pigz -dc'")
     restore.add_argument("--block-size", type=size, metavar="N",
@@ -134,7 +137,7 @@ def register(subparsers: Any) -> None:
                               "default@2 reads the largest power of two up to 64K dividing "
                               "the offset)")
     restore.add_argument("--profile", default="default", metavar="NAME[@VERSION]",
-                         help=_PROFILE_HELP)
+                         help=PROFILE_HELP)
     restore.add_argument("--from-image", metavar="PATH",
                          help="take the offset and compression from the header of the "
                               "qmonexec image at PATH (as qmonexec restore does); SOURCE "
@@ -212,7 +215,7 @@ def _run_restore(args: argparse.Namespace) -> int:
     comp = (Compression.custom(args.decompress_cmd, args.decompress_cmd) if args.decompress_cmd
             else compression(args.compress))
     if args.from_image is not None:
-        from ..image_restore import restore_spec_from_image
+        from ..save.from_image import restore_spec_from_image
 
         for flag, value in (("--offset", args.offset), ("--compress", args.compress)):
             if value is not None:

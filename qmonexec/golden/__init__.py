@@ -3,7 +3,7 @@
 :func:`golden_block` renders one block (see :mod:`.block` for the format);
 :mod:`.catalogue` reads the JSON catalogues of ``qmonexec golden``;
 :mod:`.goldenfile` reads, writes and compares files of blocks.  The pytest
-plugin (:mod:`qmonexec.pytest_plugin`) stores the same blocks.
+plugin (:mod:`qmonexec.golden.pytest_plugin`) stores the same blocks.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The syrupy side of the pytest plugin: an extension storing golden blocks, and its assertion.
 
 Imported only when syrupy is installed (``pip install 'qmonexec[pytest]'``);
-:mod:`qmonexec.pytest_plugin` hands it out as the ``qmonexec_snapshot`` fixture.
+:mod:`qmonexec.golden.pytest_plugin` hands it out as the ``qmonexec_snapshot`` fixture.
 """
 
 from __future__ import annotations

@@ -24,8 +24,7 @@ import functools
 import re
 
 # Only light modules: the fast path must not load the lexer, parser or AST.
-from ..paths import special_path
-from ..spec import DD_MAX_BYTES
+from ..limits import DD_MAX_BYTES, special_path
 from .findings import CODE_INFO, Code, Finding, Severity
 from .grammar import RESERVED_WORDS
 from .policy import (

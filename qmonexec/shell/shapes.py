@@ -16,8 +16,7 @@ __all__ = ["evaluate"]
 
 from collections.abc import Callable, Iterable
 
-from ..paths import SpecialPath, special_path
-from ..spec import DD_MAX_BYTES
+from ..limits import DD_MAX_BYTES, SpecialPath, special_path
 from .findings import Code, Reporter, Severity
 from .grammar import REDIRECTIONS
 from .nodes import (

@@ -9,7 +9,7 @@ import pytest
 
 from qmonexec.golden.snapshot import GoldenAssertion, GoldenExtension
 
-from ..support import ROOT
+from ..helpers.support import ROOT
 
 __all__ = ["TopLevelGoldenExtension", "golden"]
 

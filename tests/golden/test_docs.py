@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ..support import ROOT
+from ..helpers.support import ROOT
 from .test_plugin import run
 
 DOC = ROOT / "docs" / "golden.md"

@@ -17,17 +17,18 @@ from typing import Any
 
 import pytest
 
+from qmonexec.save import restore
+
 # The save workflow's header writer, imported in this one place.
-from qmonexec.image import (
+from qmonexec.save.image import (
     STREAM_ALIGNMENT,
     encode_header,
     finalize_header,
     new_header,
     write_header,
 )
-from qmonexec.save import restore
 
-from ..qmp.fake_server import FakeQMPServer, Peer
+from ..helpers.fake_qmp import FakeQMPServer, Peer
 
 STREAM = b"QEVM" + bytes(70_000)
 

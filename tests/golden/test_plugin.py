@@ -1,7 +1,7 @@
 """The qmonexec_snapshot fixture in a user's project, run through pytester in a subprocess.
 
 The project holds only a five-line test; the plugin comes from the ``pytest11``
-entry point when qmonexec is installed, else from ``-p qmonexec.pytest_plugin``.
+entry point when qmonexec is installed, else from ``-p qmonexec.golden.pytest_plugin``.
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ STORED = Path("__snapshots__", "test_nightly", "test_nightly_save.golden")
 
 def plugin_args() -> list[str]:
     """Load the plugin through ``-p`` unless the installed entry point already loads it."""
-    loaded = any(ep.value == "qmonexec.pytest_plugin" for ep in entry_points(group="pytest11"))
-    return [] if loaded else ["-p", "qmonexec.pytest_plugin"]
+    plugin = "qmonexec.golden.pytest_plugin"
+    loaded = any(ep.value == plugin for ep in entry_points(group="pytest11"))
+    return [] if loaded else ["-p", plugin]
 
 
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:

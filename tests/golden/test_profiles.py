@@ -12,8 +12,17 @@ import pytest
 
 from qmonexec.errors import InputError
 from qmonexec.golden.snapshot import GoldenAssertion
-from qmonexec.profiles import CURRENT, PROFILE_VERSIONS, PROFILES, profile
-from qmonexec.spec import COMPRESSIONS, Compression, RestoreSpec, SaveSpec, compression
+from qmonexec.spec import (
+    COMPRESSIONS,
+    CURRENT,
+    PROFILE_VERSIONS,
+    PROFILES,
+    Compression,
+    RestoreSpec,
+    SaveSpec,
+    compression,
+    profile,
+)
 
 TARGET = "/var/lib/vm/guest.img"
 CUSTOM = Compression.custom(["/usr/local/bin/pigz", "-c", "-p", "2"])
@@ -105,7 +114,7 @@ def test_the_cli_names_the_pinned_versions_for_an_unknown_profile(
 
 
 def test_the_changelog_lists_every_profile_version_and_what_unpinned_names_mean() -> None:
-    from ..support import ROOT
+    from ..helpers.support import ROOT
 
     changelog = (ROOT / "CHANGELOG.md").read_text()
     for pinned in PROFILE_VERSIONS:
