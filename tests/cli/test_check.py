@@ -11,22 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from qmonexec.cli import main
-
-from .corpus import REST, SAVE, T
+from ..helpers.cli import cli
+from ..shell.corpus import REST, SAVE, T
 
 SAFE = SAVE
 UNSAFE = SAVE + "; reboot"
 
 
-def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    """Run ``qmonexec ARGV`` in-process; return (status, stdout, stderr)."""
-    try:
-        status = main(list(argv))
-    except SystemExit as exc:
-        status = exc.code if isinstance(exc.code, int) else 1
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 def test_check_exits_0_for_a_safe_string(capsys: pytest.CaptureFixture[str]) -> None:

@@ -6,24 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from qmonexec.cli import main
+from ..helpers.cli import cli
 
 SAVE = "exec:gzip -c | { dd bs=4096 seek=2 if=/dev/null && dd ibs=32768 obs=65536; } 1<>"
 
 
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    """``qmonexec ARGV`` in-process: (status, stdout, stderr)."""
-    try:
-        status = main(list(argv))
-    except SystemExit as exc:
-        status = exc.code if isinstance(exc.code, int) else 1
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 def test_check_refuses_the_finding_cap_overflow(capsys: pytest.CaptureFixture[str]) -> None:
     text = SAVE + "'/tmp/x" + "\x01" * 200 + "'; touch /tmp/pwned"
-    status, out, _err = run(capsys, "check", text)
+    status, out, _err = cli(capsys, "check", text)
     assert status == 1
     assert "command-separator" in out
 
@@ -31,27 +23,27 @@ def test_check_refuses_the_finding_cap_overflow(capsys: pytest.CaptureFixture[st
 def test_check_prints_at_most_three_lines_for_250_control_characters(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    status, out, _err = run(capsys, "check", SAVE + "'/tmp/x" + "\x01" * 250 + "'")
+    status, out, _err = cli(capsys, "check", SAVE + "'/tmp/x" + "\x01" * 250 + "'")
     assert status == 0
     assert len(out.splitlines()) <= 3
     assert "250 findings like this" in out
 
 
 def test_check_refuses_a_network_target(capsys: pytest.CaptureFixture[str]) -> None:
-    status, out, _err = run(capsys, "check", SAVE + "/dev/tcp/127.0.0.1/47123")
+    status, out, _err = cli(capsys, "check", SAVE + "/dev/tcp/127.0.0.1/47123")
     assert status == 1
     assert "special-path" in out
 
 
 def test_uri_save_refuses_a_network_target(capsys: pytest.CaptureFixture[str]) -> None:
-    status, out, err = run(capsys, "uri", "save", "/dev/tcp/10.0.0.1/9000", "--compress", "gzip")
+    status, out, err = cli(capsys, "uri", "save", "/dev/tcp/10.0.0.1/9000", "--compress", "gzip")
     assert status == 2
     assert out == ""
     assert "network" in err
 
 
 def test_uri_restore_refuses_a_descriptor_source(capsys: pytest.CaptureFixture[str]) -> None:
-    status, out, _err = run(capsys, "uri", "restore", "/dev/stdin")
+    status, out, _err = cli(capsys, "uri", "restore", "/dev/stdin")
     assert status == 2
     assert out == ""
 
@@ -59,7 +51,7 @@ def test_uri_restore_refuses_a_descriptor_source(capsys: pytest.CaptureFixture[s
 def test_uri_save_refuses_a_virsh_domain_that_looks_like_an_option(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    status, out, err = run(capsys, "uri", "save", "/tmp/x", "--format", "virsh", "--domain=--hmp")
+    status, out, err = cli(capsys, "uri", "save", "/tmp/x", "--format", "virsh", "--domain=--hmp")
     assert status == 2
     assert out == ""
     assert "starts with '-'" in err
@@ -68,7 +60,7 @@ def test_uri_save_refuses_a_virsh_domain_that_looks_like_an_option(
 def test_uri_save_refuses_an_offset_dd_cannot_take_as_bad_input(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    status, out, err = run(capsys, "uri", "save", "/tmp/x", "--offset", "4096000000000000000000G")
+    status, out, err = cli(capsys, "uri", "save", "/tmp/x", "--offset", "4096000000000000000000G")
     assert status == 2
     assert out == ""
     assert "2^63 - 1" in err
@@ -81,7 +73,7 @@ def test_check_reads_every_file_in_order_and_names_it(
     good = tmp_path / "b.txt"
     bad.write_text("exec:cat >/vm/x; reboot\n")
     good.write_text("exec:dd if=/vm/x bs=4096 skip=1\n")
-    status, out, _err = run(capsys, "check", "--file", str(bad), "--file", str(good))
+    status, out, _err = cli(capsys, "check", "--file", str(bad), "--file", str(good))
     assert status == 1
     lines = [line for line in out.splitlines() if not line.startswith(" ")]
     assert lines == [f"{bad}:1: unsafe: 3 errors", f"{good}:1: safe: restore"]
@@ -94,7 +86,7 @@ def test_explain_names_the_file_of_each_string(
     two = tmp_path / "two.txt"
     one.write_text("exec:dd if=/vm/x bs=4096 skip=1\n")
     two.write_text("\n\nexec:dd if=/vm/y bs=4096 skip=1\n")
-    status, out, _err = run(capsys, "explain", "--file", str(one), "--file", str(two))
+    status, out, _err = cli(capsys, "explain", "--file", str(one), "--file", str(two))
     assert status == 0
     assert f"=== {one}:1 ===" in out
     assert f"=== {two}:3 ===" in out
@@ -105,7 +97,7 @@ def test_check_with_an_unreadable_file_checks_nothing_and_says_so(
 ) -> None:
     good = tmp_path / "b.txt"
     good.write_text("exec:dd if=/vm/x bs=4096 skip=1\n")
-    status, out, err = run(capsys, "check", "--file", str(good), "--file", str(tmp_path / "no"))
+    status, out, err = cli(capsys, "check", "--file", str(good), "--file", str(tmp_path / "no"))
     assert status == 2
     assert out == ""
     assert "nothing was checked" in err
