@@ -13,6 +13,8 @@ __all__ = [
     "QMP_MAX_DEPTH",
     "QMP_MAX_MESSAGE",
     "QMP_TEXT_ADVICE",
+    "QMP_UNCARRIED",
+    "SHELL_MAX_BYTES",
     "SpecialPath",
     "normalise_path",
     "qmp_text_problem",
@@ -20,11 +22,15 @@ __all__ = [
 ]
 
 import os
+import re
 from typing import NamedTuple
 
 #: The largest byte count dd accepts for an offset (``seek``/``skip`` times the
 #: block size): a signed 64-bit file offset.
 DD_MAX_BYTES = 2**63 - 1
+#: Linux refuses an execve argument longer than this (MAX_ARG_STRLEN - 1), so QEMU's
+#: ``/bin/sh -c STRING`` cannot even start for a longer shell string.
+SHELL_MAX_BYTES = 131071
 #: QEMU's HMP parser copies a string argument into a 1024-byte buffer: longer strings are
 #: cut to 1023 bytes without an error.
 HMP_MAX_BYTES = 1023
@@ -44,6 +50,16 @@ QMP_TEXT_ADVICE = (
 
 def _is_noncharacter(cp: int) -> bool:
     return 0xFDD0 <= cp <= 0xFDEF or (cp & 0xFFFE) == 0xFFFE
+
+
+#: Matches exactly the characters :func:`qmp_text_problem` refuses (NUL, surrogates,
+#: noncharacters), to find them in long strings without a Python loop per character.
+QMP_UNCARRIED = re.compile(
+    "[\x00\ud800-\udfff\ufdd0-\ufdef"
+    + "".join(re.escape(chr(plane * 0x10000 + 0xFFFE) + chr(plane * 0x10000 + 0xFFFF))
+              for plane in range(17))
+    + "]"
+)
 
 
 def qmp_text_problem(ch: str) -> str | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 __all__ = ["analyse"]
 
-from .check import MAX_SHELL_BYTES
+from ..limits import SHELL_MAX_BYTES as MAX_SHELL_BYTES
 from .findings import (
     CODE_INFO,
     Budget,

@@ -28,13 +28,16 @@ from json import JSONDecodeError
 from json import decoder as _decoder
 from typing import Any
 
+from ..limits import HMP_MAX_BYTES, QMP_UNCARRIED
 from .findings import Budget, Code, Reporter
 from .verdict import Layer
 
 #: Values of ``form`` for :func:`peel` (``auto`` guesses from the text).
 FORMS = ("auto", "qmp", "hmp", "uri", "shell")
 
-HMP_MAX_BYTES = 1023
+#: How deep the analysis follows JSON nesting.  QEMU itself accepts 1024 levels
+#: (:data:`qmonexec.limits.QMP_MAX_DEPTH`), but a migration command is 3 deep: past
+#: this the analysis stops and the verdict is ``too-deep`` (unproven), never ok.
 _JSON_MAX_DEPTH = 64
 #: The stdlib's JSON string scanner (untyped in typeshed): (text, index after the
 #: opening quote, strict) -> (value, index after the closing quote).
@@ -42,14 +45,7 @@ _scanstring: Callable[[str, int, bool], tuple[str, int]] = getattr(_decoder, "sc
 _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 
 
-def _bad_qmp_class() -> str:
-    nonchars = "".join(
-        f"{chr(p * 0x10000 + 0xFFFE)}{chr(p * 0x10000 + 0xFFFF)}" for p in range(17)
-    )
-    return "[\x00\ud800-\udfff\ufdd0-\ufdef" + re.escape(nonchars) + "]"
 
-
-_BAD_QMP = re.compile(_bad_qmp_class())
 
 
 class OffsetMap:
@@ -359,7 +355,7 @@ def _peel_qmp(text: str, rep: Reporter) -> Peeled:
         return Peeled(None)
     mapper = _json_map(text, uri)
     value = uri.value
-    for m in _BAD_QMP.finditer(value):
+    for m in QMP_UNCARRIED.finditer(value):
         cp = ord(m.group())
         what = (
             "\\u0000, which QEMU turns into the bytes C0 80"
