@@ -41,7 +41,6 @@ PENDING_SHELL: frozenset[str] = frozenset({
     "function qmonexec.shell.lexer._Lexer.run is over 80 lines",
     "function qmonexec.shell.shapes._Checker.dd is over 80 lines",
     "function qmonexec.shell.shapes._Checker.save is over 80 lines",
-    "function qmonexec.shell.words.analyze_word is over 80 lines",
     "function qmonexec.shell.fast._save is over 80 lines",
     "function qmonexec.shell.shapes._Checker.check_redirects is over 80 lines",
 })

@@ -186,17 +186,12 @@ def analyze_word(word: Word, rep: Reporter) -> WordInfo:
             content = True
         elif t is SglQuoted:
             assert isinstance(part, SglQuoted)
-            if not part.closed:
-                literal = False
+            literal = _single_quoted(part, rep) and literal
+            pieces.append(part.text)
             if part.text:
-                if not _plain(part.text):
-                    _report_quoted_blanks(part.text, part.pos.offset + 1, rep, True)
-                    if "\0" in part.text or _SURROGATE.search(part.text):
-                        literal = False
                 content = True
             else:
                 empty_quotes = True
-            pieces.append(part.text)
             prev = ""
         elif t is Escaped:
             assert isinstance(part, Escaped)
@@ -215,25 +210,7 @@ def analyze_word(word: Word, rep: Reporter) -> WordInfo:
                 content = True
             else:
                 empty_quotes = True
-            for inner in part.parts:
-                if type(inner) is Lit:
-                    assert isinstance(inner, Lit)
-                    pieces.append(inner.text)
-                    if not _plain(inner.text):
-                        literal = False
-                        _report_quoted_blanks(inner.text, inner.pos.offset, rep)
-                elif type(inner) is Escaped:
-                    assert isinstance(inner, Escaped)
-                    pieces.append(inner.char)
-                    if not _plain(inner.char):
-                        literal = False
-                elif type(inner) is Expansion:
-                    assert isinstance(inner, Expansion)
-                    _report_expansion(inner, rep, True)
-                    pieces.append(inner.raw)
-                else:
-                    _unhandled(inner, rep)
-                    literal = False
+            literal = _double_quoted(part, pieces, rep) and literal
             prev = ""
         elif t is Expansion:
             assert isinstance(part, Expansion)
@@ -250,6 +227,41 @@ def analyze_word(word: Word, rep: Reporter) -> WordInfo:
     if literal and rep.errors != errors_before:
         literal = False
     return WordInfo(value, literal)
+
+
+def _single_quoted(part: SglQuoted, rep: Reporter) -> bool:
+    """Report what single quotes hold; whether the part is literal text."""
+    literal = part.closed
+    if part.text and not _plain(part.text):
+        _report_quoted_blanks(part.text, part.pos.offset + 1, rep, True)
+        if "\0" in part.text or _SURROGATE.search(part.text):
+            literal = False
+    return literal
+
+
+def _double_quoted(part: DblQuoted, pieces: list[str], rep: Reporter) -> bool:
+    """Decode ``"..."`` into ``pieces`` and report what it holds; whether it is literal."""
+    literal = part.closed
+    for inner in part.parts:
+        if type(inner) is Lit:
+            assert isinstance(inner, Lit)
+            pieces.append(inner.text)
+            if not _plain(inner.text):
+                literal = False
+                _report_quoted_blanks(inner.text, inner.pos.offset, rep)
+        elif type(inner) is Escaped:
+            assert isinstance(inner, Escaped)
+            pieces.append(inner.char)
+            if not _plain(inner.char):
+                literal = False
+        elif type(inner) is Expansion:
+            assert isinstance(inner, Expansion)
+            _report_expansion(inner, rep, True)
+            pieces.append(inner.raw)
+        else:
+            _unhandled(inner, rep)
+            literal = False
+    return literal
 
 
 def _unquoted(
