@@ -16,7 +16,7 @@ __all__ = ["evaluate"]
 
 from collections.abc import Callable, Iterable
 
-from .findings import Code, Reporter, Severity
+from .findings import Code, Reporter, Severity, not_allowed_code
 from .nodes import (
     AndOr,
     BraceGroup,
@@ -193,7 +193,7 @@ class _Checker:
             else "; a caller may allow it with Policy.allowing_commands()"
         )
         self.add(
-            Code.COMMAND_NOT_ALLOWED,
+            not_allowed_code(name),
             offset,
             f"{name!r} is not a program this policy allows (allowed: {', '.join(allowed)}){hint}",
             length=len(name),
@@ -767,7 +767,7 @@ class _Checker:
         if rule is None:
             if not self.policy.any_command:
                 self.add(
-                    Code.COMMAND_NOT_ALLOWED,
+                    not_allowed_code(name),
                     cmd.words[0].pos.offset,
                     f"{name!r} is not a program this policy allows as a single command "
                     f"(allowed: {', '.join(sorted(self.policy.programs)) or 'none'})",
