@@ -1,0 +1,293 @@
+"""Review Python source: the shell strings a program builds, found with :mod:`ast`.
+
+Checked, each once (the outermost expression):
+
+* string expressions (literals, f-strings, ``%`` and ``.format`` templates,
+  ``+`` concatenations) whose literal text contains ``exec:``;
+* the ``uri`` of calls named ``migrate``/``migrate_incoming`` (first
+  positional argument or keyword) and the ``uri`` keyword of calls whose
+  first argument is ``"migrate"``/``"migrate-incoming"``;
+* ``"uri"`` under ``"arguments"`` of a dict whose ``"execute"`` is
+  ``"migrate"``/``"migrate-incoming"``, and the ``"command-line"`` of a
+  ``"human-monitor-command"`` (read as HMP).
+
+An interpolated value is reported as ``unquoted-interpolation`` unless it is
+a call to qmonexec's quoting or builders (``quote_word``, ``quote_words``,
+``save_uri``, ``restore_uri``, ``command_uri``, ``build_*``); either way the
+whole string is checked with a safe placeholder standing for the value.
+Positions are exact for plain literals; inside f-strings every character is
+placed at the string's start.
+"""
+
+from __future__ import annotations
+
+__all__ = ["review_python"]
+
+import ast
+import re
+from dataclasses import dataclass, field
+
+from ..shell import Policy, check
+from .catalogue import ReviewCode
+from .model import Hole, ReviewFinding, SourceMap, findings_from, make_finding
+from .pystrings import SourceText, literal_points
+
+_MIGRATE_CALLS = frozenset({"migrate", "migrate_incoming", "migrate-incoming"})
+_MIGRATE_COMMANDS = frozenset({"migrate", "migrate-incoming"})
+_QUOTING = frozenset({"quote_word", "quote_words"})
+_BUILDERS = frozenset({"save_uri", "restore_uri", "command_uri"})
+_WORD = "/qmonexec/value"
+_URI = {
+    "save": "exec:{ dd bs=4096 seek=1 if=/dev/null && dd ibs=32768 obs=65536; } 1<>" + _WORD,
+    "restore": "exec:dd if=" + _WORD + " bs=4096 skip=1",
+    "command": "exec:cat " + _WORD,
+}
+_PERCENT = re.compile(
+    r"%(?:\((?P<key>[^)]*)\))?[-#0 +]*(?:\*|\d+)?(?:\.(?:\*|\d+))?[hlL]?(?P<conv>.)"
+)
+_FIELD = re.compile(r"\{\{|\}\}|\{(?P<name>[^{}!:]*)(?:![rsa])?(?::[^{}]*)?\}")
+
+
+def _name(func: ast.expr) -> str:
+    if isinstance(func, ast.Name):
+        return func.id
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return ""
+
+
+def _safe_value(node: ast.expr) -> str | None:
+    """The placeholder for a value qmonexec quoted or built, or ``None`` for any other value."""
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Call):
+        node = node.value  # build_save(spec).uri
+    if not isinstance(node, ast.Call):
+        return None
+    name = _name(node.func)
+    if name in _QUOTING:
+        return _WORD
+    if name in _BUILDERS or name.startswith("build_"):
+        kind = name.removeprefix("build_").removesuffix("_uri")
+        return _URI.get(kind, _URI["command"])
+    return None
+
+
+@dataclass
+class _Text:
+    """A string expression flattened: text with placeholders, positions, holes, raw values."""
+
+    text: list[str] = field(default_factory=list)
+    points: list[tuple[int, int]] = field(default_factory=list)
+    holes: list[Hole] = field(default_factory=list)
+    values: list[ast.expr] = field(default_factory=list)
+    literal: list[str] = field(default_factory=list)
+
+    def add(self, text: str, points: list[tuple[int, int]]) -> None:
+        self.text.append(text)
+        self.points += points
+        self.literal.append(text)
+
+    def hole(self, node: ast.expr, source: SourceText, numeric: bool = False) -> None:
+        safe = _safe_value(node)
+        placeholder = "1" if numeric else safe or _WORD
+        start = len(self.points)
+        self.text.append(placeholder)
+        self.points += [source.start(node)] * len(placeholder)
+        self.holes.append(Hole(start, start + len(placeholder)))
+        if safe is None and not numeric:
+            self.values.append(node)
+
+
+class _Flattener:
+    def __init__(self, source: SourceText) -> None:
+        self.source = source
+
+    def flatten(self, node: ast.expr, out: _Text) -> bool:
+        """Append ``node``'s pieces to ``out``; false when it is not a string expression."""
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            out.add(node.value, literal_points(self.source, node))
+            return True
+        if isinstance(node, ast.JoinedStr):
+            start = self.source.start(node)
+            for part in node.values:
+                if isinstance(part, ast.Constant) and isinstance(part.value, str):
+                    out.add(part.value, [start] * len(part.value))
+                elif isinstance(part, ast.FormattedValue):
+                    out.hole(part.value, self.source)
+            return True
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+            if not (self.stringish(node.left) or self.stringish(node.right)):
+                return False
+            for side in (node.left, node.right):
+                if not self.flatten(side, out):
+                    out.hole(side, self.source)
+            return True
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod):
+            return self._percent(node, out)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            return self._format(node, out)
+        return False
+
+    def stringish(self, node: ast.expr) -> bool:
+        return self.flatten(node, _Text())
+
+    def _percent(self, node: ast.BinOp, out: _Text) -> bool:
+        left = node.left
+        if not (isinstance(left, ast.Constant) and isinstance(left.value, str)):
+            return False
+        right = node.right
+        args = list(right.elts) if isinstance(right, ast.Tuple) else [right]
+        keyed = {
+            k.value: v for k, v in zip(right.keys, right.values, strict=True)
+            if isinstance(k, ast.Constant)
+        } if isinstance(right, ast.Dict) else {}  # fmt: skip
+        points = literal_points(self.source, left)
+        value, pos, k = left.value, 0, 0
+        for m in _PERCENT.finditer(value):
+            out.add(value[pos : m.start()], points[pos : m.start()])
+            pos = m.end()
+            conv = m.group("conv")
+            if conv == "%":
+                out.add("%", points[m.start() : m.start() + 1])
+                continue
+            key = m.group("key")
+            arg = keyed.get(key) if key is not None else (args[k] if k < len(args) else None)
+            k += key is None
+            out.hole(arg if arg is not None else right, self.source, numeric=conv in "diouxXeEfFgG")
+        out.add(value[pos:], points[pos:])
+        return True
+
+    def _format(self, node: ast.Call, out: _Text) -> bool:
+        func = node.func
+        assert isinstance(func, ast.Attribute)
+        base = func.value
+        if func.attr != "format" or not (
+            isinstance(base, ast.Constant) and isinstance(base.value, str)
+        ):
+            return False
+        keywords = {kw.arg: kw.value for kw in node.keywords if kw.arg is not None}
+        points = literal_points(self.source, base)
+        value, pos, auto = base.value, 0, 0
+        for m in _FIELD.finditer(value):
+            out.add(value[pos : m.start()], points[pos : m.start()])
+            pos = m.end()
+            if m.group(0) in ("{{", "}}"):
+                out.add(m.group(0)[0], points[m.start() : m.start() + 1])
+                continue
+            name = m.group("name").split(".", 1)[0].split("[", 1)[0]
+            if name == "":
+                name, auto = str(auto), auto + 1
+            arg = node.args[int(name)] if name.isdigit() and int(name) < len(node.args) else None
+            arg = keywords.get(name, arg)
+            out.hole(arg if arg is not None else node, self.source)
+        out.add(value[pos:], points[pos:])
+        return True
+
+
+def _targets(tree: ast.AST) -> list[tuple[ast.expr, str]]:
+    """Values passed as a migration uri or an HMP command line, with the form to read them in."""
+    found: list[tuple[ast.expr, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            name = _name(node.func)
+            first = node.args[0] if node.args else None
+            command = first.value if isinstance(first, ast.Constant) else None
+            kw = {k.arg: k.value for k in node.keywords if k.arg}
+            if name in _MIGRATE_CALLS:
+                value = kw.get("uri", first)
+                if value is not None:
+                    found.append((value, "uri"))
+            elif command in _MIGRATE_COMMANDS and "uri" in kw:
+                found.append((kw["uri"], "uri"))
+            elif command == "human-monitor-command" and "command_line" in kw:
+                found.append((kw["command_line"], "hmp"))
+        elif isinstance(node, ast.Dict):
+            found += _dict_target(node)
+    return found
+
+
+def _get(node: ast.Dict, key: str) -> ast.expr | None:
+    for k, v in zip(node.keys, node.values, strict=True):
+        if isinstance(k, ast.Constant) and k.value == key:
+            return v
+    return None
+
+
+def _dict_target(node: ast.Dict) -> list[tuple[ast.expr, str]]:
+    execute = _get(node, "execute")
+    args = _get(node, "arguments")
+    if not isinstance(execute, ast.Constant) or not isinstance(args, ast.Dict):
+        return []
+    if execute.value in _MIGRATE_COMMANDS:
+        value, form = _get(args, "uri"), "uri"
+    elif execute.value == "human-monitor-command":
+        value, form = _get(args, "command-line"), "hmp"
+    else:
+        return []
+    return [(value, form)] if value is not None else []
+
+
+_STRING_NODES = (ast.Constant, ast.JoinedStr, ast.BinOp, ast.Call)
+
+
+class _Reviewer:
+    def __init__(self, name: str, source: SourceText, policy: Policy) -> None:
+        self.name, self.source, self.policy = name, source, policy
+        self.flat = _Flattener(source)
+        self.done: set[int] = set()
+        self.out: list[ReviewFinding] = []
+
+    def value(self, node: ast.expr, form: str) -> None:
+        for sub in ast.walk(node):
+            self.done.add(id(sub))
+        text = _Text()
+        if not self.flat.flatten(node, text):
+            if _safe_value(node) is None:
+                self.interpolation(node, "the value passed here is not a string review can see")
+            return
+        joined = "".join(text.text)
+        for hole in text.values:
+            self.interpolation(hole, "this value is interpolated without qmonexec's quoting")
+        if not "".join(text.literal).strip():
+            return  # nothing written literally: only the values, reported above
+        where = SourceMap(self.name, text.points, text.holes)
+        self.out += findings_from(check(joined, self.policy, form=form), where)
+
+    def interpolation(self, node: ast.expr, what: str) -> None:
+        shown = ast.get_source_segment("".join(self.source.lines), node) or "?"
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        message = (
+            f"{what}: {shown!r} can carry any shell text into the command; quote it with "
+            "qmonexec.quoting.quote_word() or build the URI with qmonexec.build.save_uri()"
+        )
+        self.out.append(make_finding(
+            self.name, self.source.start(node), self.source.end(node),
+            ReviewCode.UNQUOTED_INTERPOLATION.value, message,
+        ))  # fmt: skip
+
+    def run(self, tree: ast.AST) -> list[ReviewFinding]:
+        for target, form in _targets(tree):
+            if id(target) not in self.done:
+                self.value(target, form)
+        for found in ast.walk(tree):
+            if id(found) in self.done or not isinstance(found, _STRING_NODES):
+                continue
+            node: ast.expr = found
+            text = _Text()
+            if self.flat.flatten(node, text) and "exec:" in "".join(text.literal):
+                self.value(node, "auto")
+        return self.out
+
+
+def review_python(name: str, text: str, policy: Policy) -> list[ReviewFinding]:
+    """Check every shell string the Python source ``text`` (file ``name``) builds."""
+    if "exec:" not in text and "migrate" not in text and "human-monitor" not in text:
+        return []
+    try:
+        tree = ast.parse(text, filename=name)
+    except (SyntaxError, ValueError) as exc:
+        line = getattr(exc, "lineno", None) or 1
+        column = getattr(exc, "offset", None) or 1
+        return [make_finding(name, (line, column), (line, column),
+                             ReviewCode.UNREADABLE_SOURCE.value,
+                             f"the file is not valid Python: {getattr(exc, 'msg', exc)}")]
+    return _Reviewer(name, SourceText(text), policy).run(tree)
