@@ -33,6 +33,9 @@ _FORMS = ("auto", "shell", "uri", "qmp", "hmp")
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
+    from .review import add_gate_options
+
+    add_gate_options(parser)
     parser.add_argument("string", nargs="?", metavar="STRING",
                         help="the text to check: a shell string, an exec: URI, a QMP command or "
                              "an HMP line; '-' reads one string per line from standard input")
@@ -75,6 +78,9 @@ def register(subparsers: Any) -> None:
         epilog=_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_common(explain)
+    explain.add_argument("--code", metavar="CODE",
+                         help="print the documentation of finding CODE (class, severity, shells, "
+                              "example and fix) instead of checking a string")
     explain.set_defaults(handler=_run_explain)
 
 
@@ -124,13 +130,64 @@ def _verdicts(args: argparse.Namespace) -> tuple[list[tuple[int, Verdict]], bool
     return [(k, check(text, policy, form=args.form)) for k, text in inputs], many
 
 
-def _summary(verdict: Verdict) -> list[str]:
+def _summary(verdict: Verdict, severity: str) -> list[str]:
+    from ..review.catalogue import class_of
+    from ..review.runner import RANK
+
     if verdict.ok:
         out = [f"safe: {verdict.shape}"]
     else:
         out = [f"unsafe: {len(verdict.errors)} error{'s' * (len(verdict.errors) != 1)}"]
-    out += [f"  {f}" for f in verdict.findings]
+    floor = RANK[severity]
+    out += [f"  {f} [{class_of(f.code).value}]" for f in verdict.findings
+            if RANK[f.severity.value] >= floor]
     return out
+
+
+def _source(args: argparse.Namespace) -> str:
+    if args.file is not None:
+        return str(args.file)
+    return "<stdin>" if args.string == "-" else "<argument>"
+
+
+def _review_findings(args: argparse.Namespace, verdicts: list[tuple[int, Verdict]]) -> list[Any]:
+    """The verdicts' findings as review findings (file, line and column of the input)."""
+    from ..review.model import SourceMap, findings_from
+
+    name = _source(args)
+    out: list[Any] = []
+    for k, verdict in verdicts:
+        line = max(k, 1)
+        points = [(line, c) for c in range(1, len(verdict.text) + 1)]
+        if k == 0:  # one argument: it may hold newlines
+            points, row, col = [], 1, 1
+            for ch in verdict.text:
+                points.append((row, col))
+                row, col = (row + 1, 1) if ch == "\n" else (row, col + 1)
+        out += findings_from(verdict, SourceMap(name, points))
+    return out
+
+
+def _gate(args: argparse.Namespace, verdicts: list[tuple[int, Verdict]]) -> int:
+    """Exit status: 1 when a finding fails --fail-on (with the default, any unsafe verdict)."""
+    from ..review.runner import failing
+    from .review import CLASSES, fail_on
+
+    classes = fail_on(args)
+    if len(classes) == len(CLASSES) and not all(v.ok for _k, v in verdicts):
+        return 1
+    return 1 if failing(_review_findings(args, verdicts), classes) else 0
+
+
+def _other_output(args: argparse.Namespace, verdicts: list[tuple[int, Verdict]]) -> int | None:
+    """Print gcc, json or sarif output when --output asks for it; the exit status."""
+    if args.output == "text":
+        return None
+    from .review import emit
+
+    findings = _review_findings(args, verdicts)
+    emit(args, findings, 1)
+    return _gate(args, verdicts)
 
 
 def _write(text: str) -> None:
@@ -143,6 +200,9 @@ def _run_check(args: argparse.Namespace) -> int:
     import json
 
     verdicts, many = _verdicts(args)
+    other = None if args.json else _other_output(args, verdicts)
+    if other is not None:
+        return other
     if args.json:
         if many:
             data: Any = [{"line": k, "verdict": v.to_dict()} for k, v in verdicts]
@@ -152,23 +212,38 @@ def _run_check(args: argparse.Namespace) -> int:
     else:
         out: list[str] = []
         for k, verdict in verdicts:
-            lines = _summary(verdict)
+            lines = _summary(verdict, args.severity)
             if many:
                 lines[0] = f"line {k}: {lines[0]}"
             out += lines
         if many and not verdicts:
             out.append("no strings to check")
         _write("\n".join(out) + "\n")
-    return 0 if all(v.ok for _k, v in verdicts) else 1
+    return _gate(args, verdicts)
 
 
 def _run_explain(args: argparse.Namespace) -> int:
     from ..shell.explain import explain
 
+    if args.code is not None:
+        return _explain_code(args.code)
     verdicts, many = _verdicts(args)
+    other = _other_output(args, verdicts)
+    if other is not None:
+        return other
     parts = []
     for k, verdict in verdicts:
         text = explain(verdict)
         parts.append(f"=== line {k} ===\n{text}" if many else text)
     _write("\n".join(parts) if parts else "no strings to check\n")
-    return 0 if all(v.ok for _k, v in verdicts) else 1
+    return _gate(args, verdicts)
+
+
+def _explain_code(code: str) -> int:
+    from ..review.catalogue import all_codes
+    from ..review.docs import code_entry
+
+    if code not in all_codes():
+        raise InputError(f"no finding code {code!r}: docs/findings.md lists every code")
+    _write(code_entry(code))
+    return 0
