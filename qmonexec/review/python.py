@@ -3,7 +3,8 @@
 Checked, each once (the outermost expression):
 
 * string expressions (literals, f-strings, ``%`` and ``.format`` templates,
-  ``+`` concatenations) whose literal text contains ``exec:``;
+  ``+`` concatenations) whose literal text contains ``exec:`` or is a QMP
+  ``"execute"`` of a ``"migrate..."`` command;
 * the ``uri`` of calls named ``migrate``/``migrate_incoming`` (first
   positional argument or keyword) and the ``uri`` keyword of calls whose
   first argument is ``"migrate"``/``"migrate-incoming"``;
@@ -226,6 +227,11 @@ def _dict_target(node: ast.Dict) -> list[tuple[ast.expr, str]]:
     return [(value, form)] if value is not None else []
 
 
+def _is_command(literal: str) -> bool:
+    """Whether a string's literal text is an exec: URI or a QMP migration command."""
+    return "exec:" in literal or ('"execute"' in literal and '"migrate' in literal)
+
+
 _STRING_NODES = (ast.Constant, ast.JoinedStr, ast.BinOp, ast.Call)
 
 
@@ -273,7 +279,7 @@ class _Reviewer:
                 continue
             node: ast.expr = found
             text = _Text()
-            if self.flat.flatten(node, text) and "exec:" in "".join(text.literal):
+            if self.flat.flatten(node, text) and _is_command("".join(text.literal)):
                 self.value(node, "auto")
         return self.out
 
