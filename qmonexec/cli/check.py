@@ -131,16 +131,15 @@ def _verdicts(args: argparse.Namespace) -> tuple[list[tuple[int, Verdict]], bool
 
 
 def _summary(verdict: Verdict, severity: str) -> list[str]:
-    from ..review.catalogue import class_of
-    from ..review.runner import RANK
+    from ..review.catalogue import SEVERITY_RANK, class_of
 
     if verdict.ok:
         out = [f"safe: {verdict.shape}"]
     else:
         out = [f"unsafe: {len(verdict.errors)} error{'s' * (len(verdict.errors) != 1)}"]
-    floor = RANK[severity]
+    floor = SEVERITY_RANK[severity]
     out += [f"  {f} [{class_of(f.code).value}]" for f in verdict.findings
-            if RANK[f.severity.value] >= floor]
+            if SEVERITY_RANK[f.severity.value] >= floor]
     return out
 
 

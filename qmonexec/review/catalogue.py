@@ -21,6 +21,7 @@ from __future__ import annotations
 __all__ = [
     "CATALOGUE",
     "FAILING_ALWAYS",
+    "SEVERITY_RANK",
     "Entry",
     "FindingClass",
     "ReviewCode",
@@ -51,6 +52,10 @@ class FindingClass(str, enum.Enum):
 
 #: Classes that fail a review whatever ``--fail-on`` says, and that no suppression hides.
 FAILING_ALWAYS = frozenset({FindingClass.UNPROVEN})
+
+
+#: Severities in increasing order (``--severity LEVEL`` prints LEVEL and worse).
+SEVERITY_RANK = {"note": 0, "warning": 1, "error": 2}
 
 
 class ReviewCode(str, enum.Enum):

@@ -29,7 +29,7 @@ Every code belongs to one class:
 | `data-loss` | the save can lose or corrupt data silently |
 | `portability` | the text means different things in different shells or locales |
 | `shape` | correct shell, but not a form qmonexec renders |
-| `unproven` | a limit was hit or a construct is not understood; always fails, cannot be suppressed |
+| `unproven` | a limit was hit or a construct is not understood (always fails; no suppression) |
 
 `qmonexec check` and `qmonexec review` fail (exit 1) on errors of the classes given with
 `--fail-on` (default: all); `unproven` always fails. The validator's verdict and the QMP

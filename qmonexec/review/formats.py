@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-__all__ = ["FORMATS", "render", "sarif"]
+__all__ = ["FORMATS", "SARIF_SCHEMA", "render", "sarif"]
 
 import json
 from typing import Any
@@ -20,6 +20,10 @@ from .catalogue import all_codes, class_of, entry, severity_of, shells_of, summa
 from .model import ReviewFinding
 
 FORMATS = ("text", "gcc", "json", "sarif")
+#: The OASIS SARIF 2.1.0 schema (errata 01) the output follows.
+SARIF_SCHEMA = (
+    "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+)
 _LEVEL = {"error": "error", "warning": "warning", "note": "note"}
 
 
@@ -91,7 +95,7 @@ def sarif(findings: list[ReviewFinding], help_base_url: str | None = None) -> di
         "rules": [_rule(code, help_base_url) for code in codes],
     }
     return {
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
         "runs": [{"tool": {"driver": driver}, "columnKind": "unicodeCodePoints",
                   "results": results}],

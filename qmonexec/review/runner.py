@@ -10,7 +10,7 @@ position.  :func:`failing` says whether findings fail a ``--fail-on`` gate.
 
 from __future__ import annotations
 
-__all__ = ["KINDS", "RANK", "Report", "failing", "kind_of", "review_paths", "review_text", "visible"]
+__all__ = ["KINDS", "Report", "failing", "kind_of", "review_paths", "review_text", "visible"]
 
 import os
 import sys
@@ -21,7 +21,7 @@ from pathlib import Path
 from ..errors import InputError
 from ..shell import Policy
 from . import suppressions
-from .catalogue import FAILING_ALWAYS, FindingClass, ReviewCode
+from .catalogue import FAILING_ALWAYS, SEVERITY_RANK, FindingClass, ReviewCode
 from .jsonfile import review_json
 from .lists import review_list
 from .model import ReviewFinding, make_finding
@@ -36,7 +36,6 @@ _SUFFIX = {".py": "python", ".pyi": "python", ".json": "json", ".jsonl": "json",
            ".ndjson": "json", ".sh": "shell", ".bash": "shell"}  # fmt: skip
 _SHELLS = ("sh", "bash", "dash", "ash", "ksh", "mksh", "zsh", "yash", "posh")
 _SKIP_DIRS = frozenset({"__pycache__", "node_modules"})
-RANK = {"note": 0, "warning": 1, "error": 2}
 
 
 @dataclass
@@ -139,5 +138,5 @@ def failing(findings: Iterable[ReviewFinding], fail_on: frozenset[FindingClass])
 
 def visible(findings: Iterable[ReviewFinding], severity: str) -> list[ReviewFinding]:
     """The findings of ``severity`` or worse (what is printed)."""
-    floor = RANK[severity]
-    return [f for f in findings if RANK.get(f.severity, 2) >= floor]
+    floor = SEVERITY_RANK[severity]
+    return [f for f in findings if SEVERITY_RANK.get(f.severity, 2) >= floor]

@@ -76,7 +76,8 @@ def test_json_document_messages_are_checked_at_file_positions() -> None:
 def test_json_lines_and_hmp_command_lines_are_checked() -> None:
     text = (
         '{"execute":"qmp_capabilities"}\n'
-        '{"execute":"human-monitor-command","arguments":{"command-line":"migrate -d \\"exec:a;b\\""}}\n'
+        '{"execute":"human-monitor-command",'
+        '"arguments":{"command-line":"migrate -d \\"exec:a;b\\""}}\n'
     )
     found = _review(text, "json")
     assert (2, _col(text.split("\n")[1], ";"), "command-separator") in found
