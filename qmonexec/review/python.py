@@ -184,26 +184,78 @@ class _Flattener:
         return True
 
 
-def _targets(tree: ast.AST) -> list[tuple[ast.expr, str]]:
-    """Values passed as a migration uri or an HMP command line, with the form to read them in."""
-    found: list[tuple[ast.expr, str]] = []
-    for node in ast.walk(tree):
+def _call_target(node: ast.Call) -> tuple[ast.expr, str] | None:
+    """The uri (or HMP command line) a call passes, with the form to read it in."""
+    name = _name(node.func)
+    first = node.args[0] if node.args else None
+    command = first.value if isinstance(first, ast.Constant) else None
+    kw = {k.arg: k.value for k in node.keywords if k.arg}
+    if name in _MIGRATE_CALLS:
+        value = kw.get("uri", first)
+        return (value, "uri") if value is not None else None
+    if command in _MIGRATE_COMMANDS and "uri" in kw:
+        return (kw["uri"], "uri")
+    if command == "human-monitor-command" and "command_line" in kw:
+        return (kw["command_line"], "hmp")
+    return None
+
+
+@dataclass
+class _Scan:
+    """One pass over the tree: targets, each node's parent, and constants that hold a command."""
+
+    targets: list[tuple[ast.expr, str]] = field(default_factory=list)
+    parents: dict[int, ast.AST] = field(default_factory=dict)
+    commands: list[ast.Constant] = field(default_factory=list)
+
+
+_CLIMB = (ast.JoinedStr, ast.BinOp, ast.Attribute, ast.Call)
+
+
+def _scan(tree: ast.AST) -> _Scan:
+    scan = _Scan()
+    stack: list[ast.AST] = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Constant):
+            if isinstance(node.value, str) and _is_command(node.value):
+                scan.commands.append(node)
+            continue
         if isinstance(node, ast.Call):
-            name = _name(node.func)
-            first = node.args[0] if node.args else None
-            command = first.value if isinstance(first, ast.Constant) else None
-            kw = {k.arg: k.value for k in node.keywords if k.arg}
-            if name in _MIGRATE_CALLS:
-                value = kw.get("uri", first)
-                if value is not None:
-                    found.append((value, "uri"))
-            elif command in _MIGRATE_COMMANDS and "uri" in kw:
-                found.append((kw["uri"], "uri"))
-            elif command == "human-monitor-command" and "command_line" in kw:
-                found.append((kw["command_line"], "hmp"))
+            found = _call_target(node)
+            if found is not None:
+                scan.targets.append(found)
         elif isinstance(node, ast.Dict):
-            found += _dict_target(node)
-    return found
+            scan.targets += _dict_target(node)
+        climbs = isinstance(node, _CLIMB)
+        for name in node._fields:
+            value = getattr(node, name, None)
+            children = value if isinstance(value, list) else (value,)
+            for child in children:
+                if isinstance(child, ast.AST):
+                    if climbs:  # only a string expression's parts need their parent
+                        scan.parents[id(child)] = node
+                    stack.append(child)
+    return scan
+
+
+def _outermost(node: ast.expr, parents: dict[int, ast.AST]) -> ast.expr:
+    """The largest string expression ``node`` is a literal part of."""
+    while True:
+        parent = parents.get(id(node))
+        if isinstance(parent, ast.JoinedStr) or (
+            isinstance(parent, ast.BinOp)
+            and (isinstance(parent.op, ast.Add) or (isinstance(parent.op, ast.Mod)
+                                                    and parent.left is node))
+        ):
+            node = parent
+            continue
+        if isinstance(parent, ast.Attribute) and parent.attr == "format":
+            call = parents.get(id(parent))
+            if isinstance(call, ast.Call) and call.func is parent:
+                node = call
+                continue
+        return node
 
 
 def _get(node: ast.Dict, key: str) -> ast.expr | None:
@@ -232,9 +284,6 @@ def _is_command(literal: str) -> bool:
     return "exec:" in literal or ('"execute"' in literal and '"migrate' in literal)
 
 
-_STRING_NODES = (ast.Constant, ast.JoinedStr, ast.BinOp, ast.Call)
-
-
 class _Reviewer:
     def __init__(self, name: str, source: SourceText, policy: Policy) -> None:
         self.name, self.source, self.policy = name, source, policy
@@ -259,7 +308,7 @@ class _Reviewer:
         self.out += findings_from(check(joined, self.policy, form=form), where)
 
     def interpolation(self, node: ast.expr, what: str) -> None:
-        shown = ast.get_source_segment("".join(self.source.lines), node) or "?"
+        shown = self.source.segment(node) or "?"
         shown = shown if len(shown) <= 40 else shown[:37] + "..."
         message = (
             f"{what}: {shown!r} can carry any shell text into the command; quote it with "
@@ -271,15 +320,13 @@ class _Reviewer:
         ))  # fmt: skip
 
     def run(self, tree: ast.AST) -> list[ReviewFinding]:
-        for target, form in _targets(tree):
+        scan = _scan(tree)
+        for target, form in scan.targets:
             if id(target) not in self.done:
                 self.value(target, form)
-        for found in ast.walk(tree):
-            if id(found) in self.done or not isinstance(found, _STRING_NODES):
-                continue
-            node: ast.expr = found
-            text = _Text()
-            if self.flat.flatten(node, text) and _is_command("".join(text.literal)):
+        for constant in scan.commands:
+            node = _outermost(constant, scan.parents)
+            if id(node) not in self.done:
                 self.value(node, "auto")
         return self.out
 
