@@ -7,13 +7,15 @@ about one line in 25 builds a migration command: literals, f-strings, ``%``
 and ``.format`` templates, builder calls, QMP dicts and ``migrate(uri=...)``
 calls, safe and unsafe alike.  The command is run as a user runs it (a new
 process, start-up included); the median, best and worst wall times of the
-runs are printed.  The result is recorded in docs/performance.md.
+runs are printed, with the CPU time the review process used (less
+sensitive to other load on the machine) and the load average.  The result is recorded in docs/performance.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -87,14 +89,18 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         total = generate(Path(tmp), args.lines)
         times: list[float] = []
+        cpu: list[float] = []
         findings = 0
         for _ in range(args.runs):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             start = time.perf_counter()
             done = subprocess.run(
                 [sys.executable, "-m", "qmonexec", "review", "--output", "gcc", tmp],
                 capture_output=True, text=True, env=env, check=False,
             )  # fmt: skip
             times.append(time.perf_counter() - start)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
             findings = len(done.stdout.splitlines())
             if done.returncode not in (0, 1):
                 print(done.stderr, file=sys.stderr)
@@ -102,7 +108,9 @@ def main() -> int:
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpus")
     print(f"tree: {total} lines of Python in 50 files, {findings} findings")
     print(f"qmonexec review, {args.runs} runs: median {statistics.median(times):.3f} s, "
-          f"best {min(times):.3f} s, worst {max(times):.3f} s")
+          f"best {min(times):.3f} s, worst {max(times):.3f} s; CPU time median "
+          f"{statistics.median(cpu):.3f} s, best {min(cpu):.3f} s")
+    print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
 
 
