@@ -16,8 +16,7 @@ An interpolated value is reported as ``unquoted-interpolation`` unless it is
 a call to qmonexec's quoting or builders (``quote_word``, ``quote_words``,
 ``save_uri``, ``restore_uri``, ``command_uri``, ``build_*``); either way the
 whole string is checked with a safe placeholder standing for the value.
-Positions are exact for plain literals; inside f-strings every character is
-placed at the string's start.
+Positions are exact, inside f-strings too (on every Python version).
 """
 
 from __future__ import annotations
@@ -31,7 +30,7 @@ from dataclasses import dataclass, field
 from ..shell import Policy, check
 from .catalogue import ReviewCode
 from .model import Hole, ReviewFinding, SourceMap, findings_from, make_finding
-from .pystrings import SourceText, literal_points
+from .pystrings import SourceText, fstring_points, literal_points
 
 _MIGRATE_CALLS = frozenset({"migrate", "migrate_incoming", "migrate-incoming"})
 _MIGRATE_COMMANDS = frozenset({"migrate", "migrate-incoming"})
@@ -87,12 +86,18 @@ class _Text:
         self.points += points
         self.literal.append(text)
 
-    def hole(self, node: ast.expr, source: SourceText, numeric: bool = False) -> None:
+    def hole(
+        self,
+        node: ast.expr,
+        source: SourceText,
+        numeric: bool = False,
+        at: tuple[int, int] | None = None,
+    ) -> None:
         safe = _safe_value(node)
         placeholder = "1" if numeric else safe or _WORD
         start = len(self.points)
         self.text.append(placeholder)
-        self.points += [source.start(node)] * len(placeholder)
+        self.points += [at or source.start(node)] * len(placeholder)
         self.holes.append(Hole(start, start + len(placeholder)))
         if safe is None and not numeric:
             self.values.append(node)
@@ -108,12 +113,12 @@ class _Flattener:
             out.add(node.value, literal_points(self.source, node))
             return True
         if isinstance(node, ast.JoinedStr):
-            start = self.source.start(node)
-            for part in node.values:
+            where = fstring_points(self.source, node)
+            for part, points in zip(node.values, where, strict=True):
                 if isinstance(part, ast.Constant) and isinstance(part.value, str):
-                    out.add(part.value, [start] * len(part.value))
+                    out.add(part.value, points)
                 elif isinstance(part, ast.FormattedValue):
-                    out.hole(part.value, self.source)
+                    out.hole(part.value, self.source, at=points[0])
             return True
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
             if not (self.stringish(node.left) or self.stringish(node.right)):

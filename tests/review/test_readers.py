@@ -107,3 +107,21 @@ def test_shell_virsh_lines_are_read_with_quotes_and_positions() -> None:
 def test_list_lines_are_strings_and_a_hash_inside_is_part_of_them() -> None:
     text = "# a comment\n\nexec:cat /vm/x #1<>/y\n"
     assert (3, _col("exec:cat /vm/x #1<>/y", "#"), "comment") in _review(text, "list")
+
+
+def test_python_f_string_positions_are_exact_after_a_replacement_field() -> None:
+    line = 'uri = f"exec:gzip -c {quote_word(level)} > /tmp/vm.gz"'
+    found = _review(line + "\n", "python")
+    assert (1, _col(line, ">"), "truncating-redirect") in found
+
+
+def test_python_f_string_with_escaped_braces_and_a_format_spec_keeps_positions() -> None:
+    line = 'uri = f"exec:cat {{x}} {n:>{w}} ; reboot"'
+    found = _review(line + "\n", "python")
+    assert (1, _col(line, ";"), "command-separator") in found
+
+
+def test_python_implicit_concatenation_of_plain_and_f_strings_keeps_positions() -> None:
+    text = 'uri = ("exec:cat "\n       f"{quote_word(p)}; reboot")\n'
+    found = _review(text, "python")
+    assert (2, _col(text.split("\n")[1], ";"), "command-separator") in found
