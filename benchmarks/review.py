@@ -8,7 +8,8 @@ and ``.format`` templates, builder calls, QMP dicts and ``migrate(uri=...)``
 calls, safe and unsafe alike.  The command is run as a user runs it (a new
 process, start-up included); the median, best and worst wall times of the
 runs are printed, with the CPU time the review process used (less
-sensitive to other load on the machine) and the load average.  The result is recorded in docs/performance.md.
+sensitive to other load on the machine) and the load average.  The result
+is recorded in docs/performance.md.
 """
 
 from __future__ import annotations
