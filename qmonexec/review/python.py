@@ -3,8 +3,10 @@
 Checked, each once (the outermost expression):
 
 * string expressions (literals, f-strings, ``%`` and ``.format`` templates,
-  ``+`` concatenations) whose literal text contains ``exec:`` or is a QMP
-  ``"execute"`` of a ``"migrate..."`` command;
+  ``+`` concatenations) that are commands: the text starts with ``exec:``, holds
+  a quoted ``"exec:`` (inside JSON or HMP quotes), is a QMP ``"execute"`` of a
+  ``"migrate..."`` command or an HMP ``migrate`` line (docstrings, and prose
+  that mentions an exec: URI, are not commands);
 * the ``uri`` of calls named ``migrate``/``migrate_incoming`` (first
   positional argument or keyword) and the ``uri`` keyword of calls whose
   first argument is ``"migrate"``/``"migrate-incoming"``;
@@ -223,9 +225,11 @@ def _scan(tree: ast.AST) -> _Scan:
     while stack:
         node = stack.pop()
         if isinstance(node, ast.Constant):
-            if isinstance(node.value, str) and _is_command(node.value):
+            if isinstance(node.value, str) and _mentions_command(node.value):
                 scan.commands.append(node)
             continue
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+            continue  # a docstring, or a string statement: text, never sent anywhere
         if isinstance(node, ast.Call):
             found = _call_target(node)
             if found is not None:
@@ -284,9 +288,31 @@ def _dict_target(node: ast.Dict) -> list[tuple[ast.expr, str]]:
     return [(value, form)] if value is not None else []
 
 
-def _is_command(literal: str) -> bool:
-    """Whether a string's literal text is an exec: URI or a QMP migration command."""
+def _mentions_command(literal: str) -> bool:
+    """Whether a string constant may be part of a command (cheap test before the real one)."""
     return "exec:" in literal or ('"execute"' in literal and '"migrate' in literal)
+
+
+_HMP_LINE = re.compile(r"\s*migrate(?:_incoming)?\s")
+
+
+def _is_command(text: str) -> bool:
+    """Whether a string's text (placeholders for values) is a command rather than prose.
+
+    An ``exec:`` URI (the text starts with ``exec:``), a QMP migration command (JSON with
+    ``"execute"`` and ``"migrate...``), an HMP ``migrate``/``migrate_incoming`` line, or any
+    text holding a quoted ``"exec:`` (a URI inside JSON or HMP quotes).  A sentence that
+    mentions an exec: URI is none of these.
+    """
+    head = text.lstrip()
+    if head.rstrip() in ("exec:", "'exec:", '"exec:'):
+        return False  # the prefix alone, as in uri.startswith("exec:")
+    return (
+        head.startswith(("exec:", "'exec:", '"exec:'))
+        or '"exec:' in text
+        or (head.startswith("{") and '"execute"' in text and '"migrate' in text)
+        or (_HMP_LINE.match(text) is not None and "exec:" in text)
+    )
 
 
 class _Reviewer:
@@ -331,7 +357,10 @@ class _Reviewer:
                 self.value(target, form)
         for constant in scan.commands:
             node = _outermost(constant, scan.parents)
-            if id(node) not in self.done:
+            if id(node) in self.done:
+                continue
+            text = _Text()
+            if self.flat.flatten(node, text) and _is_command("".join(text.text)):
                 self.value(node, "auto")
         return self.out
 

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 __all__ = ["Suppression", "apply", "find"]
 
+import io
 import re
+import tokenize
 from dataclasses import dataclass
 
 from .catalogue import FAILING_ALWAYS, ReviewCode, all_codes, class_of
@@ -34,16 +36,37 @@ class Suppression:
     reason: str
 
 
+def _python_comments(text: str) -> set[tuple[int, int]] | None:
+    """(line, 0-based column) of every comment of Python source, or ``None`` if it cannot tell."""
+    try:
+        return {
+            tok.start for tok in tokenize.generate_tokens(io.StringIO(text).readline)
+            if tok.type == tokenize.COMMENT
+        }  # fmt: skip
+    except (tokenize.TokenError, SyntaxError):
+        return None
+
+
+def _is_comment(kind: str, line: str, column: int, comments: set[tuple[int, int]] | None,
+                number: int) -> bool:
+    """Whether the ``#`` at ``column`` of ``line`` starts a comment in a ``kind`` file."""
+    if kind == "list":
+        return not line[:column].strip(" \t")
+    if kind == "python" and comments is not None:
+        return (number, column) in comments
+    return column == 0 or line[column - 1] in " \t;&|()"  # a shell comment starts a word
+
+
 def find(text: str, kind: str) -> list[Suppression]:
-    """The suppression comments of ``text``, read as a ``kind`` file (``list`` or other)."""
-    if "qmonexec:" not in text:
+    """The suppression comments of ``text``, read as a ``kind`` file (``python``, ``shell``,
+    ``list``; in JSON, which has no comments, there are none)."""
+    if "qmonexec:" not in text or kind == "json":
         return []
+    comments = _python_comments(text) if kind == "python" else None
     found: list[Suppression] = []
     for number, line in enumerate(text.split("\n"), 1):
         m = _PATTERN.search(line)
-        if m is None:
-            continue
-        if kind == "list" and not line.lstrip(" \t").startswith("#"):
+        if m is None or not _is_comment(kind, line, m.start(), comments, number):
             continue
         codes = tuple(c.strip() for c in m.group("codes").split(",") if c.strip())
         lines = (number + 1,) if kind == "list" else (number, number + 1)

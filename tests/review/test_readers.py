@@ -125,3 +125,14 @@ def test_python_implicit_concatenation_of_plain_and_f_strings_keeps_positions() 
     text = 'uri = ("exec:cat "\n       f"{quote_word(p)}; reboot")\n'
     found = _review(text, "python")
     assert (2, _col(text.split("\n")[1], ";"), "command-separator") in found
+
+
+def test_python_prose_and_docstrings_that_mention_exec_are_not_commands() -> None:
+    text = (
+        '"""Module: builds an exec: URI; see exec:cat for an example."""\n'
+        'def f(uri: str) -> bool:\n'
+        '    """exec:cat >/vm/x; reboot is what a bad one looks like."""\n'
+        '    message = f"{uri!r} is not an exec: URI"\n'
+        '    return uri.startswith("exec:")\n'
+    )
+    assert _review(text, "python") == []

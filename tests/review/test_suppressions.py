@@ -68,3 +68,13 @@ def test_no_ignore_shows_everything() -> None:
 
 def test_suppression_never_changes_the_verdict() -> None:
     assert not check(_BAD + " # qmonexec: ignore[truncating-redirect] x").ok
+
+
+def test_suppression_text_inside_a_python_string_is_not_a_suppression() -> None:
+    text = f'u = "{_BAD}"\nhelp = "# qmonexec: ignore[truncating-redirect] in a string"\n'
+    assert _codes(text, "python") == ["truncating-redirect"]
+
+
+def test_json_has_no_suppressions() -> None:
+    text = '{"note": "# qmonexec: ignore[comment] x"}\n'
+    assert _codes(text, "json") == []
