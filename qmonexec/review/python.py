@@ -5,8 +5,9 @@ Checked, each once (the outermost expression):
 * string expressions (literals, f-strings, ``%`` and ``.format`` templates,
   ``+`` concatenations) that are commands: the text starts with ``exec:``, holds
   a quoted ``"exec:`` (inside JSON or HMP quotes), is a QMP ``"execute"`` of a
-  ``"migrate..."`` command or an HMP ``migrate`` line (docstrings, and prose
-  that mentions an exec: URI, are not commands);
+  ``"migrate..."`` command or an HMP ``migrate`` line (docstrings, prose
+  that mentions an exec: URI, patterns given to :mod:`re` and raw strings with
+  regex groups such as ``(?P<`` are not commands);
 * the ``uri`` of calls named ``migrate``/``migrate_incoming`` (first
   positional argument or keyword) and the ``uri`` keyword of calls whose
   first argument is ``"migrate"``/``"migrate-incoming"``;
@@ -248,6 +249,25 @@ def _scan(tree: ast.AST) -> _Scan:
     return scan
 
 
+_RE_FUNCTIONS = frozenset(
+    {"compile", "match", "fullmatch", "search", "sub", "subn", "split", "findall", "finditer"}
+)
+
+
+def _is_pattern(node: ast.expr, parents: dict[int, ast.AST]) -> bool:
+    """Whether ``node`` is the pattern given to a ``re`` function (a regex, not a command)."""
+    call = parents.get(id(node))
+    return (
+        isinstance(call, ast.Call)
+        and bool(call.args)
+        and call.args[0] is node
+        and isinstance(call.func, ast.Attribute)
+        and call.func.attr in _RE_FUNCTIONS
+        and isinstance(call.func.value, ast.Name)
+        and call.func.value.id == "re"
+    )
+
+
 def _outermost(node: ast.expr, parents: dict[int, ast.AST]) -> ast.expr:
     """The largest string expression ``node`` is a literal part of."""
     while True:
@@ -338,6 +358,10 @@ class _Reviewer:
         where = SourceMap(self.name, text.points, text.holes)
         self.out += findings_from(check(joined, self.policy, form=form), where)
 
+    def is_raw_regex(self, node: ast.Constant) -> bool:
+        """Whether ``node`` is a raw string with regex group syntax (``(?:``, ``(?P<``)."""
+        return "(?" in str(node.value) and self.source.segment(node)[:1] in ("r", "R")
+
     def interpolation(self, node: ast.expr, what: str) -> None:
         shown = self.source.segment(node) or "?"
         shown = shown if len(shown) <= 40 else shown[:37] + "..."
@@ -356,8 +380,10 @@ class _Reviewer:
             if id(target) not in self.done:
                 self.value(target, form)
         for constant in scan.commands:
+            if self.is_raw_regex(constant):
+                continue
             node = _outermost(constant, scan.parents)
-            if id(node) in self.done:
+            if id(node) in self.done or _is_pattern(node, scan.parents):
                 continue
             text = _Text()
             if self.flat.flatten(node, text) and _is_command("".join(text.text)):

@@ -136,3 +136,13 @@ def test_python_prose_and_docstrings_that_mention_exec_are_not_commands() -> Non
         '    return uri.startswith("exec:")\n'
     )
     assert _review(text, "python") == []
+
+
+def test_python_regex_patterns_are_not_commands() -> None:
+    text = 'PATTERN = re.compile(r"exec:(?P<prog>[a-z]+) -c \\| (.*)")\n'
+    assert _review(text, "python") == []
+
+
+def test_python_raw_strings_with_regex_groups_are_not_commands() -> None:
+    text = '_SOURCE = r"exec:(?P<dd>dd) if=(?P<src>" + _W + r") bs=[0-9]+"\n'
+    assert _review(text, "python") == []
