@@ -116,12 +116,12 @@ def read_commands(text: str) -> list[list[Word]]:
 def _monitor_args(words: list[Word]) -> tuple[list[Word], bool] | None:
     """The monitor argument words of a virsh qemu-monitor-command, and whether --hmp is given."""
     values = [w.value for w in words]
-    for k in range(len(values) - 1):
-        if values[k].rsplit("/", 1)[-1] == "virsh" and values[k + 1] == "qemu-monitor-command":
-            rest = words[k + 2 :]
-            break
-    else:
+    if "qemu-monitor-command" not in values:
         return None
+    k = values.index("qemu-monitor-command")
+    if not any(v.rsplit("/", 1)[-1] == "virsh" for v in values[:k]):
+        return None
+    rest = words[k + 1 :]  # virsh's own options (-c URI, ...) may stand before the command
     hmp, positional, skip = False, [], False
     for w in rest:
         if skip:

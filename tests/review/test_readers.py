@@ -146,3 +146,11 @@ def test_python_regex_patterns_are_not_commands() -> None:
 def test_python_raw_strings_with_regex_groups_are_not_commands() -> None:
     text = '_SOURCE = r"exec:(?P<dd>dd) if=(?P<src>" + _W + r") bs=[0-9]+"\n'
     assert _review(text, "python") == []
+
+
+def test_shell_virsh_options_before_the_command_and_sudo_are_understood() -> None:
+    line = (
+        "sudo virsh -c qemu:///system qemu-monitor-command --hmp web1 "
+        "'migrate -d \"exec:cat;reboot\"'"
+    )
+    assert (1, _col(line, ";"), "command-separator") in _review(line + "\n", "shell")
