@@ -9,6 +9,8 @@ usage or a missing path.
 
 from __future__ import annotations
 
+__all__ = ["CLASSES", "OUTPUTS", "add_gate_options", "emit", "fail_on", "register"]
+
 import argparse
 import sys
 from typing import TYPE_CHECKING, Any
