@@ -22,6 +22,7 @@ from __future__ import annotations
 __all__ = [
     "ALL_SHELLS",
     "CODE_INFO",
+    "CODE_RUNNERS",
     "MAX_FINDINGS",
     "MAX_STEPS",
     "UNPROVEN",
@@ -34,6 +35,7 @@ __all__ = [
     "Reporter",
     "Severity",
     "group_findings",
+    "not_allowed_code",
 ]
 
 import enum
@@ -127,6 +129,7 @@ class Code(str, enum.Enum):
     SUBSHELL = "subshell"
     ASSIGNMENT = "assignment"
     COMMAND_NOT_ALLOWED = "command-not-allowed"
+    PROGRAM_RUNS_CODE = "program-runs-code"
     EVALUATES_CODE = "evaluates-code"
     OPTION_NOT_ALLOWED = "option-not-allowed"
     UNEXPECTED_ARGUMENT = "unexpected-argument"
@@ -234,6 +237,9 @@ CODE_INFO: dict[Code, CodeInfo] = {
     Code.SUBSHELL: CodeInfo(_E, _ALL, "a ( ) subshell"),
     Code.ASSIGNMENT: CodeInfo(_E, _ALL, "a variable assignment"),
     Code.COMMAND_NOT_ALLOWED: CodeInfo(_E, _ALL, "a program the policy does not allow"),
+    Code.PROGRAM_RUNS_CODE: CodeInfo(
+        _E, _ALL, "a program the policy does not allow that runs code it is given"
+    ),
     Code.EVALUATES_CODE: CodeInfo(
         _E, _ALL, "a builtin that runs its arguments as shell code (or as arithmetic)"
     ),
@@ -256,6 +262,25 @@ CODE_INFO: dict[Code, CodeInfo] = {
         _E, _NONE, "so many distinct findings that the analysis stopped before the end"
     ),
 }
+
+
+#: Programs that run code given in their arguments or input (shells, interpreters,
+#: and programs that start other programs).  A program the policy refuses is
+#: reported as :attr:`Code.PROGRAM_RUNS_CODE` when its base name is here, and
+#: as :attr:`Code.COMMAND_NOT_ALLOWED` otherwise; the verdict is the same.
+CODE_RUNNERS = frozenset({
+    "sh", "bash", "dash", "ash", "busybox", "ksh", "ksh93", "mksh", "lksh", "zsh", "yash",
+    "posh", "csh", "tcsh", "fish", "python", "python2", "python3", "perl", "ruby", "node",
+    "php", "lua", "tclsh", "awk", "gawk", "mawk", "nawk", "sed", "env", "xargs", "find",
+    "nohup", "nice", "ionice", "timeout", "setsid", "stdbuf", "sudo", "su", "doas", "chroot",
+    "ssh", "socat", "nc", "ncat", "script", "watch", "time", "exec", "strace", "gdb",
+})  # fmt: skip
+
+
+def not_allowed_code(name: str) -> Code:
+    """The code for a program the policy refuses: whether it runs code, or is merely unknown."""
+    base = name.rsplit("/", 1)[-1]
+    return Code.PROGRAM_RUNS_CODE if base in CODE_RUNNERS else Code.COMMAND_NOT_ALLOWED
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,6 +360,7 @@ def group_findings(findings: tuple[Finding, ...] | list[Finding]) -> list[Findin
 #: The codes that mean "not proven": a limit was reached or a construct is not
 #: understood.  Always errors; no policy option turns them off.
 UNPROVEN: frozenset[Code] = frozenset({
+    Code.SYNTAX_ERROR,
     Code.TOO_LONG,
     Code.TOO_DEEP,
     Code.TOO_MANY_COMMANDS,

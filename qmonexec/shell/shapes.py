@@ -17,7 +17,7 @@ __all__ = ["evaluate"]
 from collections.abc import Callable, Iterable
 
 from ..limits import DD_MAX_BYTES, SpecialPath, special_path
-from .findings import Code, Reporter, Severity
+from .findings import Code, Reporter, Severity, not_allowed_code
 from .grammar import REDIRECTIONS
 from .nodes import (
     AndOr,
@@ -207,7 +207,7 @@ class _Checker:
             else "; a caller may allow it with Policy.allowing_commands()"
         )
         self.add(
-            Code.COMMAND_NOT_ALLOWED,
+            not_allowed_code(name),
             offset,
             f"{name!r} is not a program this policy allows (allowed: {', '.join(allowed)}){hint}",
             length=len(name),
@@ -819,7 +819,7 @@ class _Checker:
         if rule is None:
             if not self.policy.any_command:
                 self.add(
-                    Code.COMMAND_NOT_ALLOWED,
+                    not_allowed_code(name),
                     cmd.words[0].pos.offset,
                     f"{name!r} is not a program this policy allows as a single command "
                     f"(allowed: {', '.join(sorted(self.policy.programs)) or 'none'})",
