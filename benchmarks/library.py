@@ -198,6 +198,50 @@ def bench_against(baseline: Path, rounds: int, seconds: float) -> dict[str, floa
             "this_full_per_s": hf, "baseline_full_per_s": tf, "full_time_ratio": tf / hf}
 
 
+_COUNT_SNIPPET = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from qmonexec.build import policy_for
+from qmonexec.shell import check
+from qmonexec.spec import compression
+text, form, n = sys.argv[2], sys.argv[3], int(sys.argv[4])
+policy = policy_for(compression("gzip"))
+for _ in range(n):
+    check(text, policy, form=form)
+"""
+
+
+def _instructions(tree: Path, text: str, form: str, n: int) -> int:
+    """Instructions valgrind counts for ``n`` checks of ``text`` (plus start-up)."""
+    done = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
+         "-c", _COUNT_SNIPPET, str(tree), text, form, str(n)],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    for line in done.stderr.splitlines():
+        if "refs:" in line:
+            return int(line.split("refs:")[1].strip().replace(",", ""))
+    raise RuntimeError(f"no instruction count in valgrind's output:\n{done.stderr}")
+
+
+def count_against(baseline: Path, n: int = 2000) -> dict[str, float]:
+    """Instructions per check of TYPICAL in this tree and ``baseline`` (valgrind callgrind).
+
+    Instruction counts do not depend on the machine's load, so this ratio is
+    repeatable where wall-time ratios are noisy.  Start-up is subtracted: each
+    figure is (count for n + 1 checks - count for 1 check) / n.
+    """
+    out: dict[str, float] = {}
+    for label, text, form in (("fast", TYPICAL, "auto"),
+                              ("full", TYPICAL.removeprefix("exec:"), "shell")):
+        for name, tree in (("this", ROOT), ("baseline", baseline)):
+            many = _instructions(tree, text, form, n + 1)
+            one = _instructions(tree, text, form, 1)
+            out[f"{name}_{label}"] = (many - one) / n
+        out[f"{label}_ratio"] = out[f"this_{label}"] / out[f"baseline_{label}"]
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="shorter runs, for a smoke test")
@@ -205,12 +249,21 @@ def main() -> int:
                         help="compare validation with the qmonexec of an older checkout DIR")
     parser.add_argument("--rounds", type=int, default=10,
                         help="alternating rounds for --baseline (default 10)")
+    parser.add_argument("--instructions", action="store_true",
+                        help="with --baseline: count instructions per check with valgrind "
+                             "(repeatable on a loaded machine) instead of timing")
     parser.add_argument("--tree", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--validate-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--seconds", type=float, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.validate_only:
         print(json.dumps(bench_validate(args.seconds or 1.0)))
+        return 0
+    if args.baseline is not None and args.instructions:
+        c = count_against(args.baseline.resolve())
+        for label in ("fast", "full"):
+            print(f"instructions per check ({label} path): this tree {c['this_' + label]:,.0f}, "
+                  f"baseline {c['baseline_' + label]:,.0f}, ratio {c[label + '_ratio']:.3f}")
         return 0
     if args.baseline is not None:
         r = bench_against(args.baseline.resolve(), args.rounds, 0.5 if args.quick else 1.5)
