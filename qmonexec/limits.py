@@ -90,6 +90,7 @@ def qmp_text_problem(ch: str) -> str | None:
 #   ``1<>/dev/tcp/10.0.0.1/9000`` sends the VM's memory over the network;
 # * ``/dev/fd/N``, ``/dev/stdin``, ``/dev/stdout``, ``/dev/stderr``: the
 #   descriptors of the pipeline itself (QEMU's pipe, the shell's stderr);
+#   ``/dev/tty``: QEMU's controlling terminal, whatever file it is;
 # * everything under ``/proc``: ``/proc/PID/fd/N``, ``/proc/self/fd/N``,
 #   ``/proc/PID/task/TID/fd/N`` and ``/proc/thread-self/fd/N`` alias
 #   descriptors too, and ``/proc/PID/root`` or ``/proc/PID/cwd`` lead back into
@@ -154,11 +155,11 @@ def special_path(path: str | bytes | os.PathLike[str] | os.PathLike[bytes]) -> S
             "to it sends the stream over the network",
             _NETWORK_SHELLS,
         )
-    if _under(name, "/dev/fd") or name in ("/dev/stdin", "/dev/stdout", "/dev/stderr"):
+    if _under(name, "/dev/fd") or name in ("/dev/stdin", "/dev/stdout", "/dev/stderr", "/dev/tty"):
         return SpecialPath(
             name,
-            f"{raw!r} names one of the pipeline's own file descriptors, not a file: the "
-            "stream would go to QEMU's pipe or the shell's stderr",
+            f"{raw!r} names one of the pipeline's own file descriptors or QEMU's terminal, "
+            "not a file: the stream would go to QEMU's pipe, the shell's stderr or a terminal",
             _ALL_SHELLS,
         )
     if _under(name, "/proc"):

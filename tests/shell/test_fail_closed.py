@@ -198,6 +198,7 @@ def test_every_unproven_code_is_an_error() -> None:
         "/dev/stdin",
         "/dev/stdout",
         "/dev/stderr",
+        "/dev/tty",
         "/proc/self/fd/1",
         "/proc/1/fd/0",
         "/proc/1/task/1/fd/0",
