@@ -126,6 +126,16 @@ class _JObj:
     members: dict[str, tuple[Any, int]]  # key -> (value, key offset)
 
 
+def _check_depth(i: int, depth: int) -> None:
+    if depth > _JSON_MAX_DEPTH:
+        raise _JsonError(
+            i,
+            f"the JSON is nested more than {_JSON_MAX_DEPTH} levels deep, more than the "
+            "analysis follows, so it is not proven safe: flatten it",
+            Code.TOO_DEEP,
+        )
+
+
 class _Json:
     """A small JSON parser that keeps string positions and refuses duplicate keys."""
 
@@ -173,13 +183,7 @@ class _Json:
         return _JStr(value, i, end), end
 
     def obj(self, i: int, depth: int) -> tuple[_JObj, int]:
-        if depth > _JSON_MAX_DEPTH:
-            raise _JsonError(
-                i,
-                f"the JSON is nested more than {_JSON_MAX_DEPTH} levels deep, more than the "
-                "analysis follows, so it is not proven safe: flatten it",
-                Code.TOO_DEEP,
-            )
+        _check_depth(i, depth)
         text = self.text
         members: dict[str, tuple[Any, int]] = {}
         start = i
@@ -212,13 +216,7 @@ class _Json:
                 raise _JsonError(i, "expected ',' or '}' in the JSON object")
 
     def arr(self, i: int, depth: int) -> tuple[list[Any], int]:
-        if depth > _JSON_MAX_DEPTH:
-            raise _JsonError(
-                i,
-                f"the JSON is nested more than {_JSON_MAX_DEPTH} levels deep, more than the "
-                "analysis follows, so it is not proven safe: flatten it",
-                Code.TOO_DEEP,
-            )
+        _check_depth(i, depth)
         text = self.text
         items: list[Any] = []
         i = self.ws(i + 1)
