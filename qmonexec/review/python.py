@@ -15,11 +15,17 @@ Checked, each once (the outermost expression):
   ``"migrate"``/``"migrate-incoming"``, and the ``"command-line"`` of a
   ``"human-monitor-command"`` (read as HMP).
 
-An interpolated value is reported as ``unquoted-interpolation`` unless it is
-a call to qmonexec's quoting or builders (``quote_word``, ``quote_words``,
-``save_uri``, ``restore_uri``, ``command_uri``, ``build_*``); either way the
-whole string is checked with a safe placeholder standing for the value.
-Positions are exact, inside f-strings too (on every Python version).
+An interpolated value (or a ``uri`` that is no string expression) is reported
+as ``unquoted-interpolation`` unless it is a call to qmonexec's quoting or
+builders (``quote_word``, ``quote_words``, ``save_uri``, ``restore_uri``,
+``command_uri``, ``build_*(...).uri``).  A simple local name is followed
+(:mod:`.pynames`): when every assignment to it in the scope it is read in is
+such a call (all of one kind), it is trusted like the call; when its one
+assignment is a string expression, that expression is checked in its place
+(findings point at where it is written); anything else is unknown.  The
+whole string is checked with a stand-in for each value (:mod:`.standins`),
+and messages show the value's source expression (``'{path}'``), never the
+stand-in.  Positions are exact, inside f-strings too (on every Python version).
 """
 
 from __future__ import annotations
