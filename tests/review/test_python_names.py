@@ -288,3 +288,15 @@ UNKNOWN_CASES = {
 @pytest.mark.parametrize("source", list(UNKNOWN_CASES.values()), ids=list(UNKNOWN_CASES))
 def test_a_name_review_cannot_follow_stays_an_unquoted_interpolation(source: str) -> None:
     assert UNKNOWN in _codes(source)
+
+
+def test_a_finding_across_a_name_and_its_use_never_ends_before_it_starts() -> None:
+    source = textwrap.dedent("""
+        def f(qmp):
+            for _ in range(2):
+                qmp.migrate(f"{head}y")
+            head = "exec:cat /vm/x"
+    """)
+    found = review_text("f.py", source, "python", Policy.default(), False)
+    assert found
+    assert all((f.end_line, f.end_column) >= (f.line, f.column) for f in found)
