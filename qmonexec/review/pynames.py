@@ -27,6 +27,11 @@ from dataclasses import dataclass, field
 _OTHER = None
 
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+#: The node types that bind a name other than through an ``ast.Name`` target.
+_SPECIAL = frozenset({
+    ast.Assign, ast.AnnAssign, *_FUNCTIONS, ast.Lambda, ast.ClassDef, ast.Global, ast.Nonlocal,
+    ast.Import, ast.ImportFrom, ast.ExceptHandler, ast.MatchAs, ast.MatchStar, ast.MatchMapping,
+})  # fmt: skip
 
 
 @dataclass
@@ -63,13 +68,23 @@ class _Indexer:
 
     def run(self, tree: ast.AST) -> None:
         stack: list[tuple[ast.AST, _Scope]] = [(tree, self.module)]
+        reads, special = self.reads, _SPECIAL
         while stack:
             node, scope = stack.pop()
-            inner = self.enter(node, scope, stack)
-            if inner is not None:
+            if isinstance(node, ast.Name):
+                if isinstance(node.ctx, ast.Load):
+                    reads[id(node)] = scope
+                else:
+                    scope.bind(node.id, _OTHER)
                 continue
-            for child in ast.iter_child_nodes(node):
-                stack.append((child, scope))
+            if type(node) in special and self.enter(node, scope, stack) is not None:
+                continue
+            for name in node._fields:
+                value = getattr(node, name, None)
+                if isinstance(value, list):
+                    stack.extend((child, scope) for child in value if isinstance(child, ast.AST))
+                elif isinstance(value, ast.AST):
+                    stack.append((value, scope))
 
     def new_scope(self, parent: _Scope) -> _Scope:
         scope = _Scope(parent)
@@ -81,12 +96,6 @@ class _Indexer:
     ) -> _Scope | None:
         """Record what ``node`` binds; push its children itself (returning the scope) when
         they are not all in ``scope``, else return ``None`` for the generic walk."""
-        if isinstance(node, ast.Name):
-            if isinstance(node.ctx, ast.Load):
-                self.reads[id(node)] = scope
-            else:
-                scope.bind(node.id, _OTHER)
-            return None
         if isinstance(node, (ast.Assign, ast.AnnAssign)):
             return self.assign(node, scope, stack)
         if isinstance(node, (*_FUNCTIONS, ast.Lambda, ast.ClassDef)):
