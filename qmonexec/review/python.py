@@ -238,7 +238,9 @@ class _Flattener:
             key = m.group("key")
             arg = keyed.get(key) if key is not None else (args[k] if k < len(args) else None)
             k += key is None
-            self.hole(arg if arg is not None else right, out, numeric=conv in "diouxXeEfFgG")
+            plain = arg is not None and m.group(0) in ("%s", f"%({key})s")
+            if not (plain and arg is not None and self.flatten(arg, out)):
+                self.hole(arg if arg is not None else right, out, numeric=conv in "diouxXeEfFgG")
         out.add(value[pos:], points[pos:])
         return True
 
@@ -259,12 +261,15 @@ class _Flattener:
             if m.group(0) in ("{{", "}}"):
                 out.add(m.group(0)[0], points[m.start() : m.start() + 1])
                 continue
-            name = m.group("name").split(".", 1)[0].split("[", 1)[0]
+            whole = m.group("name")
+            name = whole.split(".", 1)[0].split("[", 1)[0]
             if name == "":
                 name, auto = str(auto), auto + 1
             arg = node.args[int(name)] if name.isdigit() and int(name) < len(node.args) else None
             arg = keywords.get(name, arg)
-            self.hole(arg if arg is not None else node, out)
+            plain = m.group(0) == "{" + whole + "}" and not any(c in whole for c in ".[")
+            if not (plain and arg is not None and self.flatten(arg, out)):
+                self.hole(arg if arg is not None else node, out)
         out.add(value[pos:], points[pos:])
         return True
 

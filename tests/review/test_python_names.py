@@ -300,3 +300,30 @@ def test_a_finding_across_a_name_and_its_use_never_ends_before_it_starts() -> No
     found = review_text("f.py", source, "python", Policy.default(), False)
     assert found
     assert all((f.end_line, f.end_column) >= (f.line, f.column) for f in found)
+
+
+@pytest.mark.parametrize(
+    "use",
+    ['f"exec:gzip -c >{target}"', '"exec:gzip -c >%s" % target',
+     '"exec:gzip -c >{}".format(target)', '"exec:gzip -c >" + target'],
+    ids=["f-string", "percent", "format", "plus"],
+)
+def test_a_name_assigned_a_string_is_checked_wherever_it_is_interpolated(use: str) -> None:
+    assert _codes(f"""
+        def f(qmp):
+            target = "/vm/x.img"
+            qmp.migrate({use})
+    """) == ["truncating-redirect"]
+
+
+@pytest.mark.parametrize(
+    "use",
+    ['f"exec:cat {target!r}"', '"exec:cat %r" % target', '"exec:cat {0.upper}".format(target)'],
+    ids=["f-string conversion", "percent repr", "format attribute"],
+)
+def test_a_name_assigned_a_string_but_converted_stays_unknown(use: str) -> None:
+    assert UNKNOWN in _codes(f"""
+        def f(qmp):
+            target = "/vm/x.img"
+            qmp.migrate({use})
+    """)
