@@ -340,7 +340,8 @@ CATALOGUE: dict[str, Entry] = {
     ReviewCode.UNQUOTED_INTERPOLATION: Entry(
         _I, 'f"exec:cat >{path}"', 'f"exec:cat 1<>{quote_word(path)}"',
         "Quote the value with qmonexec.quoting.quote_word(), or build the whole URI with "
-        "qmonexec.build.save_uri().", kind="python",
+        "qmonexec.build.save_uri(); a local name assigned only such calls counts as the call.",
+        kind="python",
     ),
     ReviewCode.UNREADABLE_SOURCE: Entry(
         _U, "uri = 'exec:cat", "uri = 'exec:cat'",

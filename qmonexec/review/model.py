@@ -111,9 +111,11 @@ def findings_from(verdict: Verdict, where: SourceMap) -> list[ReviewFinding]:
         offset = f.position.offset
         if where.in_hole(offset, f.length):
             continue
+        start = where.at(offset)
+        end = max(start, where.at(offset + f.length - 1))  # text from two places: never before
         out.append(
             ReviewFinding(
-                where.file, *where.at(offset), *where.at(offset + f.length - 1),
+                where.file, *start, *end,
                 f.code.value, class_of(f.code), f.severity.value, f.message,
                 entry(f.code).advice,
             )

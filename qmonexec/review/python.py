@@ -15,11 +15,17 @@ Checked, each once (the outermost expression):
   ``"migrate"``/``"migrate-incoming"``, and the ``"command-line"`` of a
   ``"human-monitor-command"`` (read as HMP).
 
-An interpolated value is reported as ``unquoted-interpolation`` unless it is
-a call to qmonexec's quoting or builders (``quote_word``, ``quote_words``,
-``save_uri``, ``restore_uri``, ``command_uri``, ``build_*``); either way the
-whole string is checked with a safe placeholder standing for the value.
-Positions are exact, inside f-strings too (on every Python version).
+An interpolated value (or a ``uri`` that is no string expression) is reported
+as ``unquoted-interpolation`` unless it is a call to qmonexec's quoting or
+builders (``quote_word``, ``quote_words``, ``save_uri``, ``restore_uri``,
+``command_uri``, ``build_*(...).uri``).  A simple local name is followed
+(:mod:`.pynames`): when every assignment to it in the scope it is read in is
+such a call (all of one kind), it is trusted like the call; when its one
+assignment is a string expression, that expression is checked in its place
+(findings point at where it is written); anything else is unknown.  The
+whole string is checked with a stand-in for each value (:mod:`.standins`),
+and messages show the value's source expression (``'{path}'``), never the
+stand-in.  Positions are exact, inside f-strings too (on every Python version).
 """
 
 from __future__ import annotations
@@ -28,23 +34,20 @@ __all__ = ["review_python"]
 
 import ast
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..shell import Policy, check
 from .catalogue import ReviewCode
 from .model import Hole, ReviewFinding, SourceMap, findings_from, make_finding
+from .pynames import Names
 from .pystrings import SourceText, fstring_points, literal_points
+from .standins import StandIns
 
 _MIGRATE_CALLS = frozenset({"migrate", "migrate_incoming", "migrate-incoming"})
 _MIGRATE_COMMANDS = frozenset({"migrate", "migrate-incoming"})
 _QUOTING = frozenset({"quote_word", "quote_words"})
-_BUILDERS = frozenset({"save_uri", "restore_uri", "command_uri"})
-_WORD = "/qmonexec/value"
-_URI = {
-    "save": "exec:{ dd bs=4096 seek=1 if=/dev/null && dd ibs=32768 obs=65536; } 1<>" + _WORD,
-    "restore": "exec:dd if=" + _WORD + " bs=4096 skip=1",
-    "command": "exec:cat " + _WORD,
-}
+_BUILDERS = {"save_uri": "save", "restore_uri": "restore", "command_uri": "command"}
+_BUILT = {"build_save": "save", "build_restore": "restore", "build_command": "command"}
 _PERCENT = re.compile(
     r"%(?:\((?P<key>[^)]*)\))?[-#0 +]*(?:\*|\d+)?(?:\.(?:\*|\d+))?[hlL]?(?P<conv>.)"
 )
@@ -59,76 +62,150 @@ def _name(func: ast.expr) -> str:
     return ""
 
 
-def _safe_value(node: ast.expr) -> str | None:
-    """The placeholder for a value qmonexec quoted or built, or ``None`` for any other value."""
-    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Call):
-        node = node.value  # build_save(spec).uri
+def _built(node: ast.expr) -> str | None:
+    """The kind of URI a ``build_*`` call builds (its result's ``.uri``), or ``None``."""
     if not isinstance(node, ast.Call):
         return None
     name = _name(node.func)
-    if name in _QUOTING:
-        return _WORD
-    if name in _BUILDERS or name.startswith("build_"):
-        kind = name.removeprefix("build_").removesuffix("_uri")
-        return _URI.get(kind, _URI["command"])
-    return None
+    return _BUILT.get(name, "command") if name.startswith("build_") else None
+
+
+def _trusted(node: ast.expr) -> str | None:
+    """What a call to qmonexec's quoting or builders gives (``word`` or a URI kind), or
+    ``None`` for any other expression."""
+    if isinstance(node, ast.Attribute) and node.attr == "uri":
+        return _built(node.value)  # build_save(spec).uri
+    if not isinstance(node, ast.Call):
+        return None
+    name = _name(node.func)
+    return "word" if name in _QUOTING else _BUILDERS.get(name)
 
 
 @dataclass
 class _Text:
-    """A string expression flattened: text with placeholders, positions, holes, raw values."""
+    """A string expression flattened: text with stand-ins, positions, holes, raw values."""
 
     text: list[str] = field(default_factory=list)
     points: list[tuple[int, int]] = field(default_factory=list)
     holes: list[Hole] = field(default_factory=list)
     values: list[ast.expr] = field(default_factory=list)
     literal: list[str] = field(default_factory=list)
+    inlined: list[ast.expr] = field(default_factory=list)
+    stand_ins: StandIns = field(default_factory=StandIns)
 
     def add(self, text: str, points: list[tuple[int, int]]) -> None:
         self.text.append(text)
         self.points += points
         self.literal.append(text)
 
-    def hole(
-        self,
-        node: ast.expr,
-        source: SourceText,
-        numeric: bool = False,
-        at: tuple[int, int] | None = None,
-    ) -> None:
-        safe = _safe_value(node)
-        placeholder = "1" if numeric else safe or _WORD
+    def hole(self, stand_in: str, at: tuple[int, int]) -> None:
         start = len(self.points)
-        self.text.append(placeholder)
-        self.points += [at or source.start(node)] * len(placeholder)
-        self.holes.append(Hole(start, start + len(placeholder)))
-        if safe is None and not numeric:
-            self.values.append(node)
+        self.text.append(stand_in)
+        self.points += [at] * len(stand_in)
+        self.holes.append(Hole(start, start + len(stand_in)))
 
 
 class _Flattener:
-    def __init__(self, source: SourceText) -> None:
-        self.source = source
+    def __init__(self, source: SourceText, tree: ast.AST, text: str) -> None:
+        self.source, self.tree, self.text = source, tree, text
+        self._names: Names | None = None
+        self._written: dict[str, bool] = {}
+        self.active: set[int] = set()  # assignments being followed (a cycle fails closed)
+
+    def written(self, name: str) -> bool:
+        """Whether the source may hold ``name = ...`` (a quick test before indexing names:
+        it can only say yes too often, never no for a plain assignment)."""
+        found = self._written.get(name)
+        if found is None:
+            pattern = r"(?<![\w.])" + re.escape(name) + r"\s*(?::[^\n=]*)?=(?!=)"
+            found = self._written[name] = re.search(pattern, self.text) is not None
+        return found
+
+    def assigned(self, node: ast.Name) -> list[ast.expr] | None:
+        """The values assigned to the local name read at ``node`` (see :mod:`.pynames`)."""
+        if not self.written(node.id):
+            return None
+        if self._names is None:
+            self._names = Names(self.tree)
+        values = self._names.values(node)
+        if values is None or any(id(v) in self.active for v in values):
+            return None
+        return values
+
+    def trusted(self, node: ast.expr) -> str | None:
+        """What qmonexec's quoting or builder gave ``node`` (directly or through a local name
+        every assignment of which is such a call, all of one kind), or ``None``."""
+        if isinstance(node, ast.Attribute) and node.attr == "uri" and isinstance(
+            node.value, ast.Name
+        ):
+            values = self.assigned(node.value)
+            kinds = {_built(v) for v in values} if values else {None}
+        elif isinstance(node, ast.Name):
+            values = self.assigned(node)
+            if not values:
+                return None
+            self.active.update(map(id, values))
+            kinds = {self.trusted(v) for v in values}
+            self.active.difference_update(map(id, values))
+        else:
+            return _trusted(node)
+        return kinds.pop() if len(kinds) == 1 else None
+
+    def hole(self, node: ast.expr, out: _Text, numeric: bool = False,
+             at: tuple[int, int] | None = None) -> None:
+        """Append a stand-in for the value ``node``; a value review cannot see is noted."""
+        source = self.source.segment(node)
+        kind = None if numeric else self.trusted(node)
+        if numeric:
+            stand_in = out.stand_ins.number(source)
+        elif kind is None or kind == "word":
+            stand_in = out.stand_ins.word(source)
+        else:
+            stand_in = out.stand_ins.uri(kind, source)
+        out.hole(stand_in, at or self.source.start(node))
+        if kind is None and not numeric:
+            out.values.append(node)
+
+    def name(self, node: ast.Name, out: _Text) -> bool:
+        """Flatten the one string expression assigned to a local name (see :mod:`.pynames`)."""
+        values = self.assigned(node)
+        if values is None or len(values) != 1:
+            return False
+        value = values[0]
+        self.active.add(id(value))
+        found = self.flatten(value, out)  # appends nothing when it is false
+        self.active.discard(id(value))
+        if found:
+            out.inlined.append(value)
+        return found
+
+    def inline(self, part: ast.FormattedValue, out: _Text) -> bool:
+        """Flatten a replacement field that is a string expression as it is (no ``!r``, no
+        format spec); false when it is not one."""
+        plain = part.conversion == -1 and part.format_spec is None
+        return plain and self.flatten(part.value, out)
 
     def flatten(self, node: ast.expr, out: _Text) -> bool:
         """Append ``node``'s pieces to ``out``; false when it is not a string expression."""
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             out.add(node.value, literal_points(self.source, node))
             return True
+        if isinstance(node, ast.Name):
+            return self.name(node, out)
         if isinstance(node, ast.JoinedStr):
             where = fstring_points(self.source, node)
             for part, points in zip(node.values, where, strict=True):
                 if isinstance(part, ast.Constant) and isinstance(part.value, str):
                     out.add(part.value, points)
-                elif isinstance(part, ast.FormattedValue):
-                    out.hole(part.value, self.source, at=points[0])
+                elif isinstance(part, ast.FormattedValue) and not self.inline(part, out):
+                    self.hole(part.value, out, at=points[0])
             return True
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
             if not (self.stringish(node.left) or self.stringish(node.right)):
                 return False
             for side in (node.left, node.right):
                 if not self.flatten(side, out):
-                    out.hole(side, self.source)
+                    self.hole(side, out)
             return True
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod):
             return self._percent(node, out)
@@ -161,7 +238,9 @@ class _Flattener:
             key = m.group("key")
             arg = keyed.get(key) if key is not None else (args[k] if k < len(args) else None)
             k += key is None
-            out.hole(arg if arg is not None else right, self.source, numeric=conv in "diouxXeEfFgG")
+            plain = arg is not None and m.group(0) in ("%s", f"%({key})s")
+            if not (plain and arg is not None and self.flatten(arg, out)):
+                self.hole(arg if arg is not None else right, out, numeric=conv in "diouxXeEfFgG")
         out.add(value[pos:], points[pos:])
         return True
 
@@ -182,12 +261,15 @@ class _Flattener:
             if m.group(0) in ("{{", "}}"):
                 out.add(m.group(0)[0], points[m.start() : m.start() + 1])
                 continue
-            name = m.group("name").split(".", 1)[0].split("[", 1)[0]
+            whole = m.group("name")
+            name = whole.split(".", 1)[0].split("[", 1)[0]
             if name == "":
                 name, auto = str(auto), auto + 1
             arg = node.args[int(name)] if name.isdigit() and int(name) < len(node.args) else None
             arg = keywords.get(name, arg)
-            out.hole(arg if arg is not None else node, self.source)
+            plain = m.group(0) == "{" + whole + "}" and not any(c in whole for c in ".[")
+            if not (plain and arg is not None and self.flatten(arg, out)):
+                self.hole(arg if arg is not None else node, out)
         out.add(value[pos:], points[pos:])
         return True
 
@@ -336,9 +418,10 @@ def _is_command(text: str) -> bool:
 
 
 class _Reviewer:
-    def __init__(self, name: str, source: SourceText, policy: Policy) -> None:
-        self.name, self.source, self.policy = name, source, policy
-        self.flat = _Flattener(source)
+    def __init__(self, name: str, text: str, policy: Policy) -> None:
+        self.name, self.text, self.policy = name, text, policy
+        self.source = SourceText(text)
+        self.flat: _Flattener
         self.done: set[int] = set()
         self.out: list[ReviewFinding] = []
 
@@ -347,16 +430,22 @@ class _Reviewer:
             self.done.add(id(sub))
         text = _Text()
         if not self.flat.flatten(node, text):
-            if _safe_value(node) is None:
+            if self.flat.trusted(node) is None:
                 self.interpolation(node, "the value passed here is not a string review can see")
             return
+        for inlined in text.inlined:  # checked here, in place: not again on its own
+            self.done.update(id(sub) for sub in ast.walk(inlined))
         joined = "".join(text.text)
         for hole in text.values:
             self.interpolation(hole, "this value is interpolated without qmonexec's quoting")
         if not "".join(text.literal).strip():
             return  # nothing written literally: only the values, reported above
         where = SourceMap(self.name, text.points, text.holes)
-        self.out += findings_from(check(joined, self.policy, form=form), where)
+        rename = text.stand_ins.rename
+        self.out += [
+            replace(f, message=rename(f.message))
+            for f in findings_from(check(joined, self.policy, form=form), where)
+        ]
 
     def is_raw_regex(self, node: ast.Constant) -> bool:
         """Whether ``node`` is a raw string with regex group syntax (``(?:``, ``(?P<``)."""
@@ -375,6 +464,7 @@ class _Reviewer:
         ))  # fmt: skip
 
     def run(self, tree: ast.AST) -> list[ReviewFinding]:
+        self.flat = _Flattener(self.source, tree, self.text)
         scan = _scan(tree)
         for target, form in scan.targets:
             if id(target) not in self.done:
@@ -388,7 +478,7 @@ class _Reviewer:
             text = _Text()
             if self.flat.flatten(node, text) and _is_command("".join(text.text)):
                 self.value(node, "auto")
-        return self.out
+        return list(dict.fromkeys(self.out))  # a name's string checked at each use: report once
 
 
 def review_python(name: str, text: str, policy: Policy) -> list[ReviewFinding]:
@@ -403,4 +493,4 @@ def review_python(name: str, text: str, policy: Policy) -> list[ReviewFinding]:
         return [make_finding(name, (line, column), (line, column),
                              ReviewCode.UNREADABLE_SOURCE.value,
                              f"the file is not valid Python: {getattr(exc, 'msg', exc)}")]
-    return _Reviewer(name, SourceText(text), policy).run(tree)
+    return _Reviewer(name, text, policy).run(tree)

@@ -63,7 +63,8 @@ def test_each_fix_is_free_of_its_code_as_an_error(code: str) -> None:
 
 def test_review_only_examples_produce_their_codes(tmp_path: Path) -> None:
     py = entry(ReviewCode.UNQUOTED_INTERPOLATION).example
-    found = review_text("x.py", f"path = '/x'\nuri = {py}\n", "python", Policy.default(), False)
+    found = review_text("x.py", f"def f(path):\n    return {py}\n", "python", Policy.default(),
+                        False)
     assert ReviewCode.UNQUOTED_INTERPOLATION.value in [f.code for f in found]
     bad = entry(ReviewCode.UNREADABLE_SOURCE).example or ""
     found = review_text("x.py", bad + "\n", "python", Policy.default(), False)
