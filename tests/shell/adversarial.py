@@ -22,8 +22,17 @@ rules (HMP's escapes and 1023-byte cut), never from the validator.
 
 from __future__ import annotations
 
-__all__ = ["BASE0", "CASES", "FORMS", "Case", "STUB_NAMES", "generate", "hmp_argument",
-           "materialize", "policy_for"]
+__all__ = [
+    "BASE0",
+    "CASES",
+    "FORMS",
+    "STUB_NAMES",
+    "Case",
+    "generate",
+    "hmp_argument",
+    "materialize",
+    "policy_for",
+]
 
 import json
 import random
@@ -151,6 +160,10 @@ def _backslash(text: str) -> str:
 
 def quoted(rng: random.Random, value: str) -> str:
     """``value`` as one shell word in a drawn quoting style (it reads back as ``value``)."""
+    if BASE0 in value:  # the scratch directory stays one bare piece, replaced later
+        before, _base, after = value.partition(BASE0)
+        return ((quoted(rng, before) if before else "") + BASE0
+                + (quoted(rng, after) if after else ""))  # fmt: skip
     style = rng.choice(("render", "render", "single", "double", "backslash", "mixed"))
     if "\0" in value and style in ("render", "mixed"):
         style = "single"  # the renderer refuses NUL; the validator must too
@@ -303,6 +316,9 @@ def _insert(rng: random.Random, shell: str, gaps: list[int]) -> tuple[str, list[
         elif wrap == "backslash":
             frag = _backslash(frag)
         at = rng.choice(gaps) if rng.random() < 0.3 else rng.randint(0, len(shell))
+        k = shell.find(BASE0, max(0, at - len(BASE0) + 1))
+        if 0 <= k < at:  # never inside the placeholder: the path must stay in the scratch dir
+            at = k
         if at in gaps and rng.random() < 0.5:
             frag = rng.choice(("", " ")) + frag + rng.choice(("", " "))
         shell = shell[:at] + frag + shell[at:]

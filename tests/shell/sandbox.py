@@ -18,9 +18,9 @@ __all__ = ["SPECIAL_ROOTS", "Expected", "Sandbox", "Skip", "expect", "sandbox_pr
 
 import os
 import shutil
-from collections import Counter
 import subprocess
 import tempfile
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +34,7 @@ STUB_SOURCE = Path(__file__).with_name("stub") / "record_stub.c"
 SPECIAL_ROOTS = ("/dev/", "/proc/")
 UNSHARE = ("unshare", "-n", "-p", "-f", "--mount-proc", "--kill-child")
 OLD = b"OLD-HEADER-BYTES"
-TIMEOUT = 20
+TIMEOUT = 15
 O_ACCMODE = 0o3
 O_APPEND = 0o2000
 _OP_MODE = {"<": "r", ">": "w", ">|": "w", ">>": "wa", "<>": "rw"}
@@ -215,7 +215,9 @@ class Sandbox:
         if not os.path.lexists(path):
             os.symlink(self.init, path)
 
-    def prepare(self, slot: int, verdict: Verdict, want: Expected) -> tuple[str, dict[str, bytes | None]]:
+    def prepare(
+        self, slot: int, verdict: Verdict, want: Expected
+    ) -> tuple[str, dict[str, bytes | None]]:
         """Fresh scratch and PATH directories for one run; returns the PATH dir and the tree."""
         base, path_dir = self.base(slot), os.path.join(self.root, f"p{slot:02d}")
         shutil.rmtree(base, ignore_errors=True)
@@ -285,22 +287,26 @@ class Sandbox:
             os.unlink(log)
         env = {"PATH": path_dir, "QMX_LOG": log, "LC_ALL": pair.locale,
                "HOME": "/nonexistent-home"}  # fmt: skip
-        argv = [shutil.which("unshare") or "unshare", *UNSHARE[1:], self.init, *pair.argv, "-c", _b(truth)]
+        unshare = shutil.which("unshare") or "unshare"
+        argv = [unshare, *UNSHARE[1:], self.init, *pair.argv, "-c", _b(truth)]
         with open(os.devnull, "rb") as stdin, open(out, "wb") as fout, open(err, "wb") as ferr:
             try:
                 done = subprocess.run(argv, stdin=stdin, stdout=fout, stderr=ferr, env=env,
-                                      cwd=base, timeout=TIMEOUT, check=False)  # fmt: skip
+                                      cwd=base, timeout=TIMEOUT, check=False,
+                                      start_new_session=True)  # fmt: skip
                 status = done.returncode
             except subprocess.TimeoutExpired:
                 status = -1
         problems = []
         if status != 0:
-            problems.append(f"exit status {status}" if status >= 0 else "timed out")
+            problems.append({-1: "timed out", 200: "a process stopped itself (SIGSTOP/SIGTSTP)"}
+                            .get(status, f"exit status {status}"))  # fmt: skip
         for name, path in (("stdout", out), ("stderr", err)):
             data = Path(path).read_bytes()
             if data:
                 problems.append(f"{name} {data[:300]!r}")
-        got = parse_log(Path(log).read_bytes(), path_dir, pair.label == "ksh93") if os.path.exists(log) else []
+        data = Path(log).read_bytes() if os.path.exists(log) else b""
+        got = parse_log(data, path_dir, pair.label == "ksh93")
         if got != want.records:
             problems.append(f"ran {got!r}\n      verdict says {want.records!r}")
         after = _tree(base)

@@ -147,7 +147,8 @@ def _pick(all_pairs: list[Pair], start: int) -> list[Pair]:
 def _report(chunk: int, tally: Tally) -> str:
     lines = [f"adversarial chunk {chunk}: " + ", ".join(f"{k} {v}" for k, v in
                                                         sorted(tally.counts.items()))]  # fmt: skip
-    lines.append("  runs per pair: " + ", ".join(f"{k} {v}" for k, v in sorted(tally.pairs.items())))
+    per_pair = ", ".join(f"{k} {v}" for k, v in sorted(tally.pairs.items()))
+    lines.append(f"  runs per pair: {per_pair}")
     classes: dict[str, list[str]] = {}
     where: dict[str, set[str]] = {}
     for key, report in tally.mismatches:

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 /* Recording stub for the adversarial test (tests/shell/test_adversarial.py).
@@ -12,7 +13,7 @@
    number, the readlink of /proc/self/fd/N and the octal flags of /proc/self/fdinfo/N;
    exits 0.  As "qmx-init SHELL ARGS...": pid 1 of a fresh pid namespace; runs the shell,
    then waits until every descendant (also orphans) has exited and exits with the shell's
-   status (128+signal when killed). */
+   status (128+signal when killed; 200 when a process stopped, after killing them all). */
 static size_t put(char *buf, size_t n, size_t cap, const char *s, size_t len) {
     if (n + len + 1 > cap) return n;
     memcpy(buf + n, s, len); buf[n + len] = '\0'; return n + len + 1;
@@ -20,13 +21,18 @@ static size_t put(char *buf, size_t n, size_t cap, const char *s, size_t len) {
 static int init(char **argv) {
     pid_t shell = fork();
     if (shell < 0) return 97;
-    if (shell == 0) { execvp(argv[1], argv + 1); _exit(127); }
+    if (shell == 0) { setsid(); execvp(argv[1], argv + 1); _exit(127); }  /* own group */
     int status = 0, result = 96;
     for (;;) {
-        pid_t pid = wait(&status);
+        pid_t pid = waitpid(-1, &status, WUNTRACED);
         if (pid < 0 && errno == EINTR) continue;
         if (pid < 0) break;
-        if (pid == shell)
+        if (WIFSTOPPED(status)) {  /* a stopped process never ends: end them all */
+            result = 200;
+            kill(-1, SIGKILL);
+            continue;
+        }
+        if (pid == shell && result != 200)
             result = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     }
     return result;
