@@ -14,7 +14,8 @@ and the exit status must equal what :func:`expect` derives from the verdict alon
 
 from __future__ import annotations
 
-__all__ = ["SPECIAL_ROOTS", "Expected", "Sandbox", "Skip", "expect", "sandbox_problem"]
+__all__ = ["SPECIAL_ROOTS", "Expected", "Pair", "Sandbox", "Skip", "expect", "norm",
+           "parse_log", "sandbox_problem", "shape_problem"]
 
 import os
 import shutil
@@ -79,6 +80,35 @@ class Expected:
     read_files: set[str] = field(default_factory=set)  # ``<`` targets (must exist)
 
 
+def norm(path: str) -> str:
+    """``path`` as the kernel resolves its spelling (``//x`` is ``/x`` on Linux)."""
+    path = os.path.normpath(path)
+    return "/" + path.lstrip("/") if path.startswith("//") else path
+
+
+def shape_problem(verdict: Verdict, programs: set[str] | None) -> str | None:
+    """Why the verdict's own decoded commands do not fit the shape it accepted, or ``None``.
+
+    ``programs``: the allowed program names (``None``: any, the command policy).  Save:
+    two dd's behind at most one compressor stage, ``:`` markers; restore: one dd and at
+    most one decompressor; command: one simple command without redirections.
+    """
+    names = [c.argv[0] if c.argv else "" for c in verdict.commands]
+    limits = {"save": (2, 7), "restore": (1, 2), "command": (0, 1)}
+    if verdict.shape not in limits:
+        return f"accepted with shape {verdict.shape!r}"
+    dds, most = limits[verdict.shape]
+    if len(names) > most or (dds and names.count("dd") != dds):
+        return f"{verdict.shape} shape with the commands {names!r}"
+    if programs is not None:
+        outside = [n for n in names if n not in programs | {"dd", ":"}]
+        if outside:
+            return f"programs outside the policy: {outside!r}"
+    if verdict.shape == "command" and verdict.commands[0].redirects:
+        return "a single command with redirections"
+    return None
+
+
 def _inside(path: str, base: str) -> bool:
     return path == base or path.startswith(base + "/")
 
@@ -114,7 +144,7 @@ def expect(verdict: Verdict, base: str, io: dict[int, Fd]) -> Expected:
                 continue
             if r.op not in _OP_MODE:
                 raise Skip(f"operator {r.op!r} (here-documents are not modelled)")
-            path = os.path.normpath(r.target)
+            path = norm(r.target)
             fds[r.fd] = (path, _OP_MODE[r.op])
             if _inside(path, base):
                 (reads if r.op == "<" else created).add(path)
@@ -234,7 +264,7 @@ class Sandbox:
                     raise Skip(f"program name {program!r} cannot be a file")
                 self._stub(os.path.join(_s(_b(path_dir)), program))
                 continue
-            full = os.path.normpath(os.path.join(base, program))
+            full = norm(os.path.join(base, program))
             if not _inside(full, base) or full == base:
                 raise Skip(f"program {program!r} outside the scratch directory")
             self._make_dirs(base, os.path.join(base, program))
@@ -243,7 +273,7 @@ class Sandbox:
             for r in cmd.redirects:
                 if r.op in ("<&", ">&"):
                     continue
-                path = os.path.normpath(r.target)
+                path = norm(r.target)
                 if _inside(path, base):
                     if path == base:
                         raise Skip("a redirection opens the scratch directory itself")
@@ -265,7 +295,7 @@ class Sandbox:
         parts = raw.split("/")
         for k in range(2, len(parts)):
             prefix = "/".join(parts[:k])
-            if not prefix or not _inside(os.path.normpath(prefix), base):
+            if not prefix or not _inside(norm(prefix), base):
                 continue
             if os.path.isfile(_b(prefix)) or os.path.islink(_b(prefix)):
                 raise Skip(f"{prefix!r} is a file and a directory of another path")
@@ -329,7 +359,7 @@ def classify(verdict: Verdict, base: str, got: list[Record], want: list[Record])
     """A short name for the kind of mismatch, to group reports."""
     for cmd in verdict.commands:
         for r in cmd.redirects:
-            path = os.path.normpath(r.target)
+            path = norm(r.target)
             if not _inside(path, base):
                 there = "" if os.path.exists(_b(path)) else " (no such file here)"
                 return "special path " + "/".join(path.split("/")[:3]) + there
