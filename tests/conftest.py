@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -38,3 +39,30 @@ class TopLevelAmberExtension(AmberSnapshotExtension):
 def snapshot(snapshot: Any) -> Any:
     """The syrupy snapshot fixture, writing to and reading from ``snapshots/``."""
     return snapshot.use_extension(TopLevelAmberExtension)
+
+
+# ---------------------------------------------------------------- adversarial test summary
+# tests/shell/test_adversarial.py records its counts as a user property; they reach this
+# process also from xdist workers, and are summed up at the end of the run.
+_ADVERSARIAL: list[dict[str, Any]] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Collect the counts of every adversarial chunk."""
+    if report.when == "call":
+        _ADVERSARIAL.extend(v for k, v in report.user_properties if k == "adversarial")
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Print the generated, rejected, accepted and run totals of the adversarial test."""
+    if not _ADVERSARIAL:
+        return
+    counts: Counter[str] = Counter()
+    pairs: Counter[str] = Counter()
+    for chunk in _ADVERSARIAL:
+        counts.update(chunk["counts"])
+        pairs.update(chunk["pairs"])
+    terminalreporter.write_sep("-", "adversarial validator test")
+    terminalreporter.write_line(", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
+    per_pair = ", ".join(f"{k} {v}" for k, v in sorted(pairs.items()))
+    terminalreporter.write_line(f"shell runs per shell/locale pair: {per_pair}")
