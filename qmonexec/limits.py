@@ -108,6 +108,9 @@ _ALL_SHELLS = (
 )  # fmt: skip
 
 
+_DESCRIPTOR_NAMES = ("/dev/fd", "/dev/stdin", "/dev/stdout", "/dev/stderr", "/dev/tty")
+
+
 class SpecialPath(NamedTuple):
     """Why a name is not a plain file: ``reason`` (a sentence) and the ``shells`` affected."""
 
@@ -145,7 +148,7 @@ def special_path(path: str | bytes | os.PathLike[str] | os.PathLike[bytes]) -> S
     separately: they depend on QEMU's working directory).
     """
     raw = path if type(path) is str else os.fsdecode(os.fspath(path))
-    if not raw.startswith(("/dev", "/proc")) and "//" not in raw and "/." not in raw:
+    if not raw.startswith(("/dev", "/proc", "/sys")) and "//" not in raw and "/." not in raw:
         return None  # the common case, decided without normalising
     name = normalise_path(raw)
     if _under(name, "/dev/tcp") or _under(name, "/dev/udp"):
@@ -155,7 +158,7 @@ def special_path(path: str | bytes | os.PathLike[str] | os.PathLike[bytes]) -> S
             "to it sends the stream over the network",
             _NETWORK_SHELLS,
         )
-    if _under(name, "/dev/fd") or name in ("/dev/stdin", "/dev/stdout", "/dev/stderr", "/dev/tty"):
+    if any(_under(name, n) for n in _DESCRIPTOR_NAMES):
         return SpecialPath(
             name,
             f"{raw!r} names one of the pipeline's own file descriptors or QEMU's terminal, "
@@ -167,6 +170,13 @@ def special_path(path: str | bytes | os.PathLike[str] | os.PathLike[bytes]) -> S
             name,
             f"{raw!r} is under /proc, where names alias open file descriptors and other "
             "processes' views of the file system, not an ordinary file",
+            _ALL_SHELLS,
+        )
+    if _under(name, "/sys") or (_under(name, "/dev") and not name.startswith("/dev/shm/")):
+        return SpecialPath(
+            name,
+            f"{raw!r} is under {name[:4]}, where names are devices and kernel switches, not "
+            "ordinary files (only files under /dev/shm are accepted there)",
             _ALL_SHELLS,
         )
     return None

@@ -32,7 +32,7 @@ from hypothesis import HealthCheck, given, settings
 
 from qmonexec.shell import Severity, check
 from qmonexec.shell.check import MAX_SHELL_BYTES
-from tests.support import SHELLS, missing, require_program, shell_argv
+from tests.helpers.support import SHELLS, missing, require_program, shell_argv
 
 from .adversarial import BASE0, CASES, Case, generate, hmp_argument, materialize, policy_for
 from .sandbox import Pair, Sandbox, Skip, sandbox_problem, shape_problem
