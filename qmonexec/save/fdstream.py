@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING
 from ..qmp.fdpass import add_fd, add_to_fdset, close_fd, get_fd, remove_fd
 from ..vocabulary import COMPRESS, WRITE
 from .errors import SaveError
+from .target import parent_dir, show
 from .waits import Pipeline
 
 if TYPE_CHECKING:
@@ -81,7 +82,8 @@ class Stream:
         how = (f"was killed by signal {signal.Signals(-status).name}" if status < 0
                else f"exited with status {status}")
         text = self.stderr_text()
-        return f"{' '.join(self.argv)} {how}" + (f": {text}" if text else "")
+        return f"{' '.join(self.argv)} {how}" + (f": {text}" if text else
+                                                   " and left no error text")
 
     def stderr_text(self) -> str:
         """What the child wrote to stderr (trimmed)."""
@@ -276,6 +278,7 @@ def save_failure(stream: Stream, exc: SaveError, target: str | bytes) -> SaveErr
     stream QEMU writes the file itself, so its write error is the ``write`` stage.
     """
     failure = stream.child_failed()
+    full = _full(target)
     if failure is None and stream.child is not None and exc.stage == "qemu":
         # QEMU saw the pipe break: give the compressor a moment to exit and say why.
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -285,13 +288,21 @@ def save_failure(stream: Stream, exc: SaveError, target: str | bytes) -> SaveErr
         stage = WRITE if any(text in failure for text in _WRITE_ERRORS) else COMPRESS
         what = ("the compressor could not write the image" if stage == WRITE
                 else "the compressor failed")
-        return SaveError(stage, f"{what}: {failure}", detail=stream.stderr_text(),
+        return SaveError(stage, f"{what}: {failure}{full}", detail=stream.stderr_text(),
                          target=target)
-    message = str(exc.args[0]) if exc.args else ""
+    message = str(exc.args[0]).split(": ", 1)[-1] if exc.args else ""
     if stream.child is None and exc.stage == "qemu" and any(t in message for t in _WRITE_ERRORS):
-        return SaveError(WRITE, f"QEMU could not write the image itself ({message})",
+        return SaveError(WRITE, f"QEMU could not write the image itself: {message}{full}",
                          target=target)
     return exc
+
+
+def _full(target: str | bytes) -> str:
+    """`` (the file system holding T is full)`` when it is, else an empty string."""
+    with contextlib.suppress(OSError):
+        if os.statvfs(parent_dir(target)).f_bavail == 0:
+            return f" (the file system holding {show(target)} is full)"
+    return ""
 
 
 @dataclass(frozen=True)
