@@ -17,7 +17,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, NoReturn
 
 from ..vocabulary import STATUS_NONE, VM_INMIGRATE, VM_POSTMIGRATE, VM_RUNNING
 from .errors import RestoreError, VMStateError
@@ -160,8 +160,11 @@ def _load(client: QMPClient, plan: RestorePlan, uri: str, read_as: bytes,
             if stream.capabilities:
                 set_layout(client, stream.capabilities, Choice("file", parallel=stream.channels))
         events_before = enable_events(client)
-        client.migrate_incoming(uri, policy=plan.policy)
-        _wait(client, plan, read_as)
+        try:
+            client.migrate_incoming(uri, policy=plan.policy)
+            _wait(client, plan, read_as)
+        except KeyboardInterrupt:
+            _stop(client)
         if stream is not None:
             failure = stream.finish(plan.deadline)
             if failure is not None:
@@ -192,11 +195,18 @@ def _wait(client: QMPClient, plan: RestorePlan, read_as: bytes) -> None:
             "source's); see QEMU's stderr") from None
     except (MigrationError, QMPError) as exc:
         raise RestoreError("qemu", str(exc)) from None
-    except KeyboardInterrupt:
-        # Not every QEMU can cancel an incoming migration, and a half-loaded guest must
-        # never run: stop the destination.
-        with contextlib.suppress(QMPError, OSError):
-            client.execute("quit")
-        raise KeyboardInterrupt("restore interrupted: the destination QEMU was stopped "
-                                "(a half-loaded guest cannot run); start a new one with "
-                                "-incoming defer to restore again") from None
+
+
+def _stop(client: QMPClient) -> NoReturn:
+    """Interrupted during the load: stop the destination QEMU and say so.
+
+    Not every QEMU can cancel an incoming migration, and a half-loaded guest
+    must never run.
+    """
+    from ..qmp import QMPError
+
+    with contextlib.suppress(QMPError, OSError):
+        client.execute("quit")
+    raise KeyboardInterrupt("restore interrupted: the destination QEMU was stopped (a "
+                            "half-loaded guest cannot run); start a new one with -incoming "
+                            "defer to restore again") from None
