@@ -328,7 +328,7 @@ def _save(args: argparse.Namespace) -> int:
     if result.note:
         print(f"qmonexec: note: {result.note}", file=sys.stderr)
     rate = result.stream_length / result.seconds if result.seconds > 0 else 0.0
-    print(f"saved {result.file_size} bytes to {args.target} ({result.offset} header + "
+    print(f"saved {result.file_size} bytes to {_printable(args.target)} ({result.offset} header + "
           f"{result.stream_length} stream) in {result.seconds:.2f} s ({_bytes(rate)}/s); "
           f"VM now {result.vm_status}")
     if not result.verified:
@@ -336,6 +336,11 @@ def _save(args: argparse.Namespace) -> int:
               "every pipeline stage exited 0 or that the file is complete; use the default "
               "profile for a proven save", file=sys.stderr)
     return 0
+
+
+def _printable(path: str) -> str:
+    """``path`` for the terminal: bytes that are not UTF-8 shown as ``\\xNN``."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def _restore(args: argparse.Namespace) -> int:
@@ -362,7 +367,7 @@ def _restore(args: argparse.Namespace) -> int:
             display.close()
     if result.note:
         print(f"qmonexec: note: {result.note}", file=sys.stderr)
-    print(f"restored {args.source} ({result.compression}, stream at byte {result.offset}) in "
+    print(f"restored {_printable(args.source)} ({result.compression}, stream at byte {result.offset}) in "
           f"{result.seconds:.2f} s; VM now {result.vm_status}")
     return 0
 
