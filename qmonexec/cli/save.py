@@ -367,8 +367,8 @@ def _restore(args: argparse.Namespace) -> int:
             display.close()
     if result.note:
         print(f"qmonexec: note: {result.note}", file=sys.stderr)
-    print(f"restored {_printable(args.source)} ({result.compression}, stream at byte {result.offset}) in "
-          f"{result.seconds:.2f} s; VM now {result.vm_status}")
+    print(f"restored {_printable(args.source)} ({result.compression}, stream at byte "
+          f"{result.offset}) in {result.seconds:.2f} s; VM now {result.vm_status}")
     return 0
 
 

@@ -180,3 +180,37 @@ def _runs(pid: str, program: str) -> bool:
             return program.encode() in handle.read().split(b"\0")
     except OSError:
         return False
+
+
+def test_rendered_exec_channels_save_and_restore(qemu_version: str,
+                                                 loaded_vm: Callable[..., QemuVM],
+                                                 tmp_path: Path) -> None:
+    # What `qmonexec uri save|restore --format channels` prints, sent as it is (QEMU 8.2+).
+    from qmonexec import monitor
+    from qmonexec.build import restore_channel, save_channel
+    from qmonexec.qmp import CommandError
+    from qmonexec.spec import RestoreSpec, SaveSpec
+
+    require_program("dd", "coreutils")
+    target = tmp_path / "vm.img"
+    target.write_bytes(b"H" * 65536)  # the caller's header, which the channel must keep
+    save_command = monitor.migrate_exec_channel(save_channel(SaveSpec(str(target), 65536)))
+    source = loaded_vm()
+    with source.client() as qmp:
+        qmp.set_parameters({"max-bandwidth": 1 << 40})
+        if qemu_version not in NEWER:
+            with pytest.raises(CommandError):  # QEMU 7.2 has no channels
+                qmp.execute(save_command["execute"], save_command["arguments"])
+            return
+        qmp.execute(save_command["execute"], save_command["arguments"])
+        assert qmp.wait_migration(timeout=60).status == "completed"
+    time.sleep(0.5)  # dd's last block: a channel records no exit status
+    assert target.read_bytes()[:65540] == b"H" * 65536 + b"QEVM"
+    before = dump(source, tmp_path / "source.ram")
+    destination = loaded_vm("-incoming", "defer")
+    load = monitor.migrate_exec_channel(
+        restore_channel(RestoreSpec(str(target), 65536)), incoming=True)
+    with destination.client() as qmp:
+        qmp.execute(load["execute"], load["arguments"])
+        assert qmp.wait_migration(timeout=60).status == "completed"
+    assert dump(destination, tmp_path / "destination.ram") == before
