@@ -161,7 +161,11 @@ def _file_uri(client: QMPClient, fd: int, stream: Stream, offset: int,
         # The multifd channels ask for O_DIRECT, the main channel does not: QEMU picks the
         # descriptor of the set whose flags match, so the set holds one of each.
         flags = fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE
-        direct = os.open(f"/proc/self/fd/{fd}", flags | os.O_DIRECT | os.O_CLOEXEC)
+        try:
+            direct = os.open(f"/proc/self/fd/{fd}", flags | os.O_DIRECT | os.O_CLOEXEC)
+        except OSError as exc:
+            raise SaveError("target", f"the image's file system refuses O_DIRECT "
+                            f"({exc.strerror}): leave out --direct-io") from None
         try:
             add_to_fdset(client, direct, stream.fdset, "qmonexec image, O_DIRECT")
         finally:
