@@ -35,8 +35,8 @@ if TYPE_CHECKING:
 SAVE_DESCRIPTION = """\
 Save the VM behind a QMP socket into TARGET: a qmonexec header, then the
 migration stream (optionally compressed).  Success is reported only after QEMU
-said 'completed', every stage of the exec: pipeline recorded exit status 0,
-and the file was fsync'ed; only then is the header marked complete.  On any
+said 'completed', every stage (the exec: pipeline's, or the compressor qmonexec
+runs itself with --transport fd) exited with status 0, and the file was fsync'ed; only then is the header marked complete.  On any
 failure the migration is cancelled, the failing stage is named, and the
 header stays marked incomplete so the image can never be restored by mistake.
 
