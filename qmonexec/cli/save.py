@@ -36,9 +36,10 @@ SAVE_DESCRIPTION = """\
 Save the VM behind a QMP socket into TARGET: a qmonexec header, then the
 migration stream (optionally compressed).  Success is reported only after QEMU
 said 'completed', every stage (the exec: pipeline's, or the compressor qmonexec
-runs itself with --transport fd) exited with status 0, and the file was fsync'ed; only then is the header marked complete.  On any
-failure the migration is cancelled, the failing stage is named, and the
-header stays marked incomplete so the image can never be restored by mistake.
+runs itself with --transport fd) exited with status 0, and the file was
+fsync'ed; only then is the header marked complete.  On any failure the
+migration is cancelled, the failing stage is named, and the header stays
+marked incomplete so the image can never be restored by mistake.
 
 exit status: 0 saved; 1 the save failed (the stage is named); 2 bad input;
 3 connection or protocol failure; 130 interrupted (migration cancelled).
