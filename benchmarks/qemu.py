@@ -35,6 +35,10 @@ in a work directory on the real disk (``--dir``, default /var/tmp) and are delet
 every QEMU is killed by pid (its process group) whatever happens.
 
 Run by hand, e.g. ``.venv/bin/python benchmarks/qemu.py --sizes 256M,1G --rounds 5``.
+
+``benchmarks/qemu.py transports [options]`` runs :mod:`benchmarks.transports` instead: bare
+``exec:cat``/``exec:zstd`` against each qmonexec transport on both QEMU versions, on tmpfs and
+on the disk (docs/performance.md, "Save transports").
 """
 
 from __future__ import annotations
@@ -422,6 +426,11 @@ def machine_info(workdir: Path) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["transports"]:
+        from benchmarks.transports import main as transports
+
+        return transports(argv[1:])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="256M,1G", help="guest RAM sizes (default 256M,1G)")
     parser.add_argument("--rounds", type=int, default=6,

@@ -17,6 +17,7 @@ __all__ = [
     "hmp_migrate_incoming",
     "migrate",
     "migrate_cancel",
+    "migrate_exec_channel",
     "migrate_incoming",
     "migrate_set_capabilities",
     "migrate_set_parameters",
@@ -78,6 +79,16 @@ def migrate(uri: str) -> QMPCommand:
 def migrate_incoming(uri: str) -> QMPCommand:
     """``{"execute": "migrate-incoming", "arguments": {"uri": URI}}``."""
     return qmp_command("migrate-incoming", {"uri": uri})
+
+
+def migrate_exec_channel(argv: list[str], *, incoming: bool = False) -> QMPCommand:
+    """``migrate`` (or ``migrate-incoming``) with one QEMU 8.2+ ``exec`` channel running ``argv``.
+
+    ``{"channels": [{"channel-type": "main", "addr": {"transport": "exec", "args": ARGV}}]}``:
+    QEMU runs the program directly, with no shell.
+    """
+    channel = {"channel-type": "main", "addr": {"transport": "exec", "args": list(argv)}}
+    return qmp_command("migrate-incoming" if incoming else "migrate", {"channels": [channel]})
 
 
 def query_migrate() -> QMPCommand:

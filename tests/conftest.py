@@ -14,10 +14,26 @@ import pytest
 from syrupy.extensions.amber import AmberSnapshotExtension
 
 from .helpers.fake_qmp import fake
-from .helpers.qemu_fixtures import known_data, loaded_vm, qemu, qemu_factory
+from .helpers.qemu_fixtures import (
+    known_data,
+    loaded_vm,
+    qemu,
+    qemu_factory,
+    qemu_program,
+    qemu_version,
+)
 from .helpers.support import ROOT
 
-__all__ = ["fake", "known_data", "loaded_vm", "qemu", "qemu_factory", "snapshot"]
+__all__ = [
+    "fake",
+    "known_data",
+    "loaded_vm",
+    "qemu",
+    "qemu_factory",
+    "qemu_program",
+    "qemu_version",
+    "snapshot",
+]
 
 SNAPSHOT_DIR = ROOT / "snapshots"
 

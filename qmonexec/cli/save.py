@@ -24,6 +24,8 @@ from ..vocabulary import (
 )
 from .uri import PROFILE_HELP, size
 
+TRANSPORT_NAMES = ("auto", "exec", "fd", "file")
+
 _FORMATS = f"{RAW} (default), {spoken(COMPRESSORS)}"
 
 if TYPE_CHECKING:
@@ -33,10 +35,11 @@ if TYPE_CHECKING:
 SAVE_DESCRIPTION = """\
 Save the VM behind a QMP socket into TARGET: a qmonexec header, then the
 migration stream (optionally compressed).  Success is reported only after QEMU
-said 'completed', every stage of the exec: pipeline recorded exit status 0,
-and the file was fsync'ed; only then is the header marked complete.  On any
-failure the migration is cancelled, the failing stage is named, and the
-header stays marked incomplete so the image can never be restored by mistake.
+said 'completed', every stage (the exec: pipeline's, or the compressor qmonexec
+runs itself with --transport fd) exited with status 0, and the file was
+fsync'ed; only then is the header marked complete.  On any failure the
+migration is cancelled, the failing stage is named, and the header stays
+marked incomplete so the image can never be restored by mistake.
 
 exit status: 0 saved; 1 the save failed (the stage is named); 2 bad input;
 3 connection or protocol failure; 130 interrupted (migration cancelled).
@@ -125,6 +128,10 @@ def register(subparsers: Any) -> None:
                            "libvirt's exact string records none: success CANNOT be proven")
     save.add_argument("--block-size", metavar="BYTES", type=size, default=4096,
                       help="the header is padded to a multiple of this (default 4096)")
+    _transport_options(save, "save")
+    save.add_argument("--direct-io", action="store_true",
+                      help="with --parallel: the channels write with O_DIRECT (QEMU 9.1+; "
+                           "the file system must support it, tmpfs does not)")
     save.add_argument("--quiet", "-q", action="store_true", help="no progress display")
     save.set_defaults(handler=_save)
 
@@ -143,6 +150,7 @@ def register(subparsers: Any) -> None:
                          help=f"raw image: {_FORMATS}")
     restore.add_argument("--timeout", metavar="S", type=_seconds, default=None,
                          help="give up after S seconds (default: no limit)")
+    _transport_options(restore, "restore")
     restore.add_argument("--quiet", "-q", action="store_true", help="no progress display")
     restore.set_defaults(handler=_restore)
 
@@ -155,6 +163,27 @@ def register(subparsers: Any) -> None:
     inspect.add_argument("file", metavar="FILE", type=_path)
     inspect.add_argument("--json", action="store_true", help="print the header as JSON")
     inspect.set_defaults(handler=_inspect)
+
+
+def _channels(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of channels: {text!r}") from None
+
+
+def _transport_options(parser: Any, verb: str) -> None:
+    parser.add_argument(
+        "--transport", choices=TRANSPORT_NAMES, default="auto",
+        help="how QEMU gets the stream: auto (default: an open file passed over the QMP "
+             "socket when QEMU and the socket allow it, else exec), exec (the shell "
+             "pipeline), fd (getfd + fd:), file (add-fd + file:, QEMU 9.1+, raw only); "
+             "see docs/save-restore.md")
+    parser.add_argument(
+        "--parallel", metavar="N", type=_channels, default=None,
+        help=("write the mapped-ram layout with N multifd channels (QEMU 9.1+, raw only)"
+              if verb == "save" else
+              "channels for an image saved with --parallel (default: as saved)"))
 
 
 # --------------------------------------------------------------------------- progress
@@ -285,7 +314,9 @@ def _save(args: argparse.Namespace) -> int:
                 result = save(args.qmp, args.target, compress=args.compress,
                           metadata=args.metadata, then=args.then, timeout=args.timeout,
                           profile_name=args.profile, header_bytes=header_bytes,
-                          block_size=args.block_size, progress=display, **kwargs)
+                          block_size=args.block_size, progress=display,
+                          transport=args.transport, parallel=args.parallel,
+                          direct_io=args.direct_io, **kwargs)
     except KeyboardInterrupt:
         if display is not None:
             display.close()
@@ -295,8 +326,10 @@ def _save(args: argparse.Namespace) -> int:
     finally:
         if display is not None:
             display.close()
+    if result.note:
+        print(f"qmonexec: note: {result.note}", file=sys.stderr)
     rate = result.stream_length / result.seconds if result.seconds > 0 else 0.0
-    print(f"saved {result.file_size} bytes to {args.target} ({result.offset} header + "
+    print(f"saved {result.file_size} bytes to {_printable(args.target)} ({result.offset} header + "
           f"{result.stream_length} stream) in {result.seconds:.2f} s ({_bytes(rate)}/s); "
           f"VM now {result.vm_status}")
     if not result.verified:
@@ -304,6 +337,11 @@ def _save(args: argparse.Namespace) -> int:
               "every pipeline stage exited 0 or that the file is complete; use the default "
               "profile for a proven save", file=sys.stderr)
     return 0
+
+
+def _printable(path: str) -> str:
+    """``path`` for the terminal: bytes that are not UTF-8 shown as ``\\xNN``."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def _restore(args: argparse.Namespace) -> int:
@@ -314,13 +352,24 @@ def _restore(args: argparse.Namespace) -> int:
                          "too (a qmonexec header records its own format)")
     display = _display(args.quiet)
     try:
-        result = restore(args.qmp, args.source, offset=args.offset, decompress=args.decompress,
-                         then=args.then, timeout=args.timeout, progress=display)
+        with _signals_interrupt():
+            result = restore(args.qmp, args.source, offset=args.offset,
+                             decompress=args.decompress, then=args.then, timeout=args.timeout,
+                             progress=display, transport=args.transport,
+                             parallel=args.parallel)
+    except KeyboardInterrupt as exc:
+        if display is not None:
+            display.close()
+        why = str(exc.args[0]) if exc.args and " " in str(exc.args[0]) else "restore interrupted"
+        print(f"qmonexec: {why}", file=sys.stderr)
+        return 130
     finally:
         if display is not None:
             display.close()
-    print(f"restored {args.source} ({result.compression}, stream at byte {result.offset}) in "
-          f"{result.seconds:.2f} s; VM now {result.vm_status}")
+    if result.note:
+        print(f"qmonexec: note: {result.note}", file=sys.stderr)
+    print(f"restored {_printable(args.source)} ({result.compression}, stream at byte "
+          f"{result.offset}) in {result.seconds:.2f} s; VM now {result.vm_status}")
     return 0
 
 

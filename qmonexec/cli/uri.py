@@ -14,7 +14,7 @@ from ..vocabulary import COMPRESSORS, RAW
 if TYPE_CHECKING:
     from ..build import Built
 
-FORMATS = ("uri", "qmp", "hmp", "virsh")
+FORMATS = ("uri", "qmp", "hmp", "virsh", "channels")
 
 _EXAMPLES = """\
 examples:
@@ -73,7 +73,9 @@ def command_words(text: str) -> list[str]:
 def _add_output_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=FORMATS, default="uri",
                         help="uri: the bare exec: URI (default); qmp: compact QMP JSON; "
-                             "hmp: a human-monitor line; virsh: a virsh qemu-monitor-command line")
+                             "hmp: a human-monitor line; virsh: a virsh qemu-monitor-command "
+                             "line; channels: QMP JSON with an exec channel whose argv runs "
+                             "without a shell (QEMU 8.2+, raw streams only)")
     parser.add_argument("--domain", metavar="NAME", help="libvirt domain name for --format virsh")
 
 
@@ -200,6 +202,10 @@ def _run_save(args: argparse.Namespace) -> int:
     spec = SaveSpec(target=args.target, offset=args.offset, compression=comp,
                     profile=args.profile, block_size=args.block_size,
                     transfer_size=args.transfer_size, status_dir=args.status_dir)
+    if args.format == "channels":
+        from ..build import save_channel
+
+        return _emit_channel(args, save_channel(spec), incoming=False)
     return _emit(args, build_save(spec), incoming=False)
 
 
@@ -229,7 +235,24 @@ def _run_restore(args: argparse.Namespace) -> int:
                              "--from-image PATH")
         spec = RestoreSpec(source=args.source, offset=args.offset or 0, compression=comp,
                            block_size=args.block_size, profile=args.profile)
+    if args.format == "channels":
+        from ..build import restore_channel
+
+        return _emit_channel(args, restore_channel(spec), incoming=True)
     return _emit(args, build_restore(spec), incoming=True)
+
+
+def _emit_channel(args: argparse.Namespace, argv: list[str], incoming: bool) -> int:
+    """Print the QMP command with one ``exec`` channel (QEMU 8.2+), checked like the client."""
+    from .. import monitor
+    from ..qmp.guard import check_command
+
+    if args.domain is not None:
+        raise InputError("--domain is only used with --format virsh; drop it")
+    command = monitor.migrate_exec_channel(argv, incoming=incoming)
+    check_command(command["execute"], command.get("arguments"))
+    print(monitor.to_json(command))
+    return 0
 
 
 def _run_command(args: argparse.Namespace) -> int:

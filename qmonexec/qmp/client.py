@@ -31,7 +31,7 @@ import re
 import selectors
 import socket
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Union
 
 from ..errors import InputError
@@ -171,6 +171,13 @@ class QMPClient(MigrationCommands):
         return f"<QMPClient {self.kind} {self._target!r} {state}>"
 
     @property
+    def can_pass_fds(self) -> bool:
+        """Whether this connection can carry file descriptors (a Unix socket; not TCP)."""
+        if self.kind == "socket":
+            return bool(getattr(self._target, "family", None) == socket.AF_UNIX)
+        return self.kind == "unix"
+
+    @property
     def connected(self) -> bool:
         """True while the socket is open."""
         return self._sock is not None
@@ -286,9 +293,13 @@ class QMPClient(MigrationCommands):
         limit = self.timeout if timeout is None else _positive(timeout, "timeout")
         return limit, time.monotonic() + limit
 
-    def _send(self, data: bytes, deadline: float, what: str) -> None:
+    def _send(self, data: bytes, deadline: float, what: str,
+              fds: Sequence[int] = ()) -> None:
         sock, _ = self._require()
         view = memoryview(data)
+        if fds and not self.can_pass_fds:
+            raise InputError(f"{what} carries file descriptors, which only a Unix QMP socket "
+                             "can pass")
         with selectors.DefaultSelector() as writable:
             writable.register(sock, selectors.EVENT_WRITE)
             while view:
@@ -304,7 +315,13 @@ class QMPClient(MigrationCommands):
                 if not writable.select(remaining):
                     continue
                 try:
-                    count = sock.send(view)
+                    if fds:
+                        # The descriptors travel with the first bytes of the command, which
+                        # is where QEMU looks for them (SCM_RIGHTS).
+                        count = socket.send_fds(sock, [view], list(fds))
+                        fds = ()
+                    else:
+                        count = sock.send(view)
                 except (BlockingIOError, InterruptedError):
                     continue
                 except OSError as exc:
@@ -375,6 +392,7 @@ class QMPClient(MigrationCommands):
         arguments: Mapping[str, Any] | None,
         deadline: float,
         limit: float | None = None,
+        fds: Sequence[int] = (),
     ) -> Any:
         command_id = self._ids()
         data = encode_command(name, arguments, command_id)
@@ -384,7 +402,7 @@ class QMPClient(MigrationCommands):
                 f"{self.max_message_size} bytes per message"
             )
         what = f"the reply to {name}"
-        self._send(data, deadline, f"the {name} command")
+        self._send(data, deadline, f"the {name} command", fds)
         while True:
             message = self._read_message(deadline, what, limit)
             if "event" in message:
@@ -469,12 +487,15 @@ class QMPClient(MigrationCommands):
         timeout: float | None = None,
         policy: Policy | None = None,
         allow_unvalidated_exec: bool | None = None,
+        pass_fds: Sequence[int] = (),
     ) -> Any:
         """Run QMP command ``name`` and return its ``return`` value.
 
         Before anything is sent the command goes through :func:`check_command`
         (``policy`` and ``allow_unvalidated_exec`` default to the client's).
         Events arriving before the reply are queued for :meth:`events`.
+        ``pass_fds``: open file descriptors sent with the command (SCM_RIGHTS,
+        Unix sockets only), for ``getfd`` and ``add-fd``; see :mod:`.fdpass`.
 
         Raises :class:`CommandError` (QEMU's error reply), :class:`Timeout`
         (no reply within ``timeout`` seconds, default the client's),
@@ -494,7 +515,7 @@ class QMPClient(MigrationCommands):
             ),
         )
         self._require()
-        return self._execute(name, arguments, deadline, limit)
+        return self._execute(name, arguments, deadline, limit, tuple(pass_fds))
 
     def events(self, *, timeout: float = 0.0, clear: bool = True) -> list[Event]:
         """Return the queued events, oldest first, after reading what arrives within ``timeout``.

@@ -11,7 +11,7 @@ equivalent quoted command) and HMP lines sent through
 
 from __future__ import annotations
 
-__all__ = ["check_command"]
+__all__ = ["SYSTEM_BIN_DIRS", "check_command"]
 
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -28,25 +28,27 @@ if TYPE_CHECKING:
 _SIDE_OF_SHAPE = {shape: side for side, shape in SHAPE_OF_DIRECTION.items()}
 
 
-def _find_exec_strings(value: Any) -> list[tuple[str, str]]:
-    """Return ``(path, shell-text)`` for everything in ``value`` that QEMU would run via a shell.
+def _find_exec_strings(value: Any) -> list[tuple[str, str, str]]:
+    """Return ``(path, text-to-judge, text-to-show)`` for everything in ``value`` QEMU would run.
 
     That is every ``"uri"`` key (at any depth) whose value starts with
     ``exec:``, and every ``{"transport": "exec", "args": [...]}`` channel of
     QEMU 8.2+, whose argv is rendered as the equivalent quoted ``exec:``
     command so one validator judges both.
     """
-    found: list[tuple[str, str]] = []
+    found: list[tuple[str, str, str]] = []
     stack: list[tuple[Any, str]] = [(value, "arguments")]
     while stack:
         item, path = stack.pop()
         if isinstance(item, Mapping):
             if item.get("transport") == "exec":
-                found.append((f"{path}['args']", _argv_uri(item.get("args"), path)))
+                args = item.get("args")
+                found.append((f"{path}['args']", _argv_uri(args, path),
+                               _argv_uri(args, path, as_given=True)))
             for key, child in item.items():
                 where = f"{path}[{key!r}]"
                 if key == "uri" and isinstance(child, str) and child.startswith("exec:"):
-                    found.append((where, child))
+                    found.append((where, child, child))
                 else:
                     stack.append((child, where))
         elif isinstance(item, (list, tuple)):
@@ -55,11 +57,28 @@ def _find_exec_strings(value: Any) -> list[tuple[str, str]]:
     return found
 
 
-def _argv_uri(args: Any, path: str) -> str:
+#: Where an exec channel's program may be named by absolute path (QEMU runs a channel's argv
+#: without searching PATH, so the program must be named in full): the system's own binaries.
+SYSTEM_BIN_DIRS = ("/bin/", "/usr/bin/")
+
+
+def _program_word(word: str) -> str:
+    """A channel's program as the policy knows it: ``/usr/bin/dd`` is ``dd``; any other path
+    stays as it is (and the allow-list of program names refuses it)."""
+    for directory in SYSTEM_BIN_DIRS:
+        name = word[len(directory):]
+        if word.startswith(directory) and name and "/" not in name and name not in (".", ".."):
+            return name
+    return word
+
+
+def _argv_uri(args: Any, path: str, *, as_given: bool = False) -> str:
     if not isinstance(args, (list, tuple)) or not all(isinstance(a, str) for a in args):
         raise UnsafeCommandError(
             f"{path} is an exec channel whose 'args' is not a list of strings; refusing it"
         )
+    if args and not as_given:
+        args = [_program_word(args[0]), *args[1:]]
     try:
         return "exec:" + quote_words(args, what=f"{path}['args'] word")
     except InputError as exc:
@@ -122,12 +141,12 @@ def check_command(
         if not verdict.ok:
             _refuse(name, "arguments['command-line']", line, verdict)
     direction = DIRECTION_OF_QMP.get(name)
-    for where, text in targets:
+    for where, text, shown in targets:
         verdict = check(text, policy, form="uri")
         if not verdict.ok:
-            _refuse(name, where, text, verdict)
+            _refuse(name, where, shown, verdict)
         shape = getattr(verdict, "shape", None)
         side = _SIDE_OF_SHAPE.get(shape) if isinstance(shape, str) else None
         if direction and side and side != direction:
-            _refuse(name, where, text, verdict,
+            _refuse(name, where, shown, verdict,
                     f"a {shape} command belongs on the {side} side, not with {name}")

@@ -155,6 +155,12 @@ class ImageHeader:
     completion.  ``verified``: every pipeline stage was proven to exit 0
     (``False`` for the libvirt profile, which cannot prove it).
     ``complete``: the state field says ``COMPLETE``.
+    ``transport``: how QEMU wrote the stream (``exec``, ``fd`` or ``file``;
+    ``None`` in images written before it was recorded: ``exec``).
+    ``layout``: ``{"mapped_ram": bool, "channels": int}`` for a stream QEMU
+    wrote with the ``mapped-ram`` capability (``--parallel``), which must be
+    restored the same way; ``None``: a sequential stream.  Both keys are
+    optional in the JSON, so older readers and older images are unaffected.
     """
 
     offset: int
@@ -173,10 +179,19 @@ class ImageHeader:
     verified: bool | None = None
     complete: bool = False
     version: int = FORMAT_VERSION
+    transport: str | None = None
+    layout: dict[str, Any] | None = None
+
+    @property
+    def mapped_ram(self) -> bool:
+        """Whether the stream has the ``mapped-ram`` layout (restore needs the same)."""
+        return bool(self.layout and self.layout.get("mapped_ram"))
 
     def to_json(self) -> dict[str, Any]:
         """The JSON metadata object (everything but ``complete`` and ``version``)."""
-        return {
+        optional = {key: value for key, value in (("transport", self.transport),
+                                                   ("layout", self.layout)) if value is not None}
+        return {**optional,
             "offset": self.offset,
             "block_size": self.block_size,
             "compression": self.compression,
@@ -236,6 +251,8 @@ def new_header(
     profile: str = "default",
     created: str | None = None,
     alignment: int = 1,
+    transport: str | None = None,
+    layout: dict[str, Any] | None = None,
 ) -> ImageHeader:
     """A partial header whose ``offset`` leaves room for the final metadata.
 
@@ -261,6 +278,8 @@ def new_header(
         metadata=_check_user_metadata(metadata),
         profile=profile,
         created=created if created is not None else _now(),
+        transport=transport,
+        layout=layout,
     )
     # Widest values every field can take at completion; the offset field too.
     widest = replace(draft, offset=1 << 62, stream_length=(1 << 63) - 1,
@@ -373,6 +392,13 @@ def _from_json(meta: dict[str, Any], *, complete: bool, path: str | bytes | None
     if length is not None and length < 0:
         raise CorruptHeaderError(f"{name} records a negative stream length", path=path)
     seconds = need("seconds", (int, float), optional=True)
+    layout = need("layout", dict, optional=True)
+    if layout is not None and not (
+            isinstance(layout.get("mapped_ram"), bool)
+            and isinstance(layout.get("channels"), int)
+            and not isinstance(layout.get("channels"), bool) and layout["channels"] >= 1):
+        raise CorruptHeaderError(f"{name} has a malformed 'layout' field ({layout!r})",
+                                 path=path)
     return ImageHeader(
         offset=offset,
         block_size=block_size,
@@ -389,6 +415,8 @@ def _from_json(meta: dict[str, Any], *, complete: bool, path: str | bytes | None
         seconds=float(seconds) if seconds is not None else None,
         verified=need("verified", bool, optional=True),
         complete=complete,
+        transport=need("transport", str, optional=True),
+        layout=layout,
     )
 
 

@@ -14,6 +14,7 @@ __all__ = [
     "RestorePlan",
     "SavePlan",
     "Then",
+    "plain_name",
     "plan_restore",
     "plan_save",
     "resolve_compression",
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import InputError
+from ..limits import qmp_text_problem
 from ..spec import (
     COMPRESSIONS,
     PROFILES,
@@ -49,6 +51,7 @@ from .image import (
 from .programs import find_program
 from .progress import Progress
 from .target import check_target, show
+from .transport import check_request
 
 if TYPE_CHECKING:
     from ..shell import Policy
@@ -117,6 +120,11 @@ class SavePlan(_Plan):
     header_bytes: bytes | None
     bandwidth: int | None
     then: Then
+    #: ``--transport``: ``auto``, ``exec``, ``fd`` or ``file`` (:mod:`.transport`).
+    transport: str = "auto"
+    #: ``--parallel``: multifd channels writing the mapped-ram layout, or ``None``.
+    parallel: int | None = None
+    direct_io: bool = False
 
     @property
     def target(self) -> str | bytes:
@@ -133,7 +141,8 @@ def plan_save(target: str | bytes | os.PathLike[str], *, compress: str | Compres
               metadata: dict[str, Any] | None, header_bytes: bytes | None,
               bandwidth: int | None, then: Then, timeout: float | None, profile_name: str,
               block_size: int, policy: Policy | None, progress: ProgressHook | None,
-              qmp_socket: str | None) -> SavePlan:
+              qmp_socket: str | None, transport: str = "auto", parallel: int | None = None,
+              direct_io: bool = False) -> SavePlan:
     """Check the arguments of :func:`qmonexec.save.save`; find the programs the pipeline runs."""
     started = time.monotonic()
     deadline = _deadline(started, timeout)
@@ -147,6 +156,8 @@ def plan_save(target: str | bytes | os.PathLike[str], *, compress: str | Compres
         raise InputError("metadata cannot be stored with a raw header (header_bytes); "
                          "put it in your own header")
     comp = resolve_compression(compress)
+    check_request(transport, compressed=comp is not None, profile_name=profile_name,
+                  parallel=parallel, direct_io=direct_io, plain_name=plain_name(target))
     prof = find_profile(profile_name)
     spec = SaveSpec(target=os.fspath(target), compression=comp, profile=prof,
                     block_size=block_size)
@@ -158,7 +169,8 @@ def plan_save(target: str | bytes | os.PathLike[str], *, compress: str | Compres
     find_program("dd", "program")
     return SavePlan(policy=_policy(policy, comp), progress=progress, started=started,
                     deadline=deadline, spec=spec, metadata=metadata, header_bytes=header_bytes,
-                    bandwidth=bandwidth, then=then)
+                    bandwidth=bandwidth, then=then, transport=transport, parallel=parallel,
+                    direct_io=direct_io)
 
 
 @dataclass(frozen=True)
@@ -169,6 +181,8 @@ class RestorePlan(_Plan):
     size: int
     header: ImageHeader | None
     then: Literal["pause", "resume"]
+    transport: str = "auto"
+    parallel: int | None = None
 
     @property
     def source(self) -> str | bytes:
@@ -193,7 +207,8 @@ def _from_header(source: str | bytes, decompress: str | Compression | None,
 def plan_restore(source: str | bytes | os.PathLike[str], *, offset: int | None,
                  decompress: str | Compression | None, then: Literal["pause", "resume"],
                  timeout: float | None, policy: Policy | None,
-                 progress: ProgressHook | None) -> RestorePlan:
+                 progress: ProgressHook | None, transport: str = "auto",
+                 parallel: int | None = None) -> RestorePlan:
     """Check the arguments of :func:`qmonexec.save.restore` and the image itself."""
     started = time.monotonic()
     deadline = _deadline(started, timeout)
@@ -222,10 +237,34 @@ def plan_restore(source: str | bytes | os.PathLike[str], *, offset: int | None,
     if header is None:
         check_stream(ImageHeader(offset=offset, block_size=block_size), size, path=raw_source)
     comp = resolve_compression(decompress)
+    _check_restore_transport(transport, comp is not None, header, parallel, raw_source)
     spec = RestoreSpec(source=raw_source, offset=offset, compression=comp,
                        block_size=block_size)
     if comp is not None:
         find_program(comp.decompress[0], "decompressor")
     find_program("dd", "program")
     return RestorePlan(policy=_policy(policy, comp), progress=progress, started=started,
-                       deadline=deadline, spec=spec, size=size, header=header, then=then)
+                       deadline=deadline, spec=spec, size=size, header=header, then=then,
+                       transport=transport, parallel=parallel)
+
+
+def plain_name(path: str | bytes | os.PathLike[str]) -> bool:
+    """Whether ``path`` can travel in a QMP string (UTF-8, no NUL), as an exec: URI must."""
+    text = os.fsdecode(path)
+    return all(qmp_text_problem(ch) is None for ch in text)
+
+
+def _check_restore_transport(transport: str, compressed: bool, header: ImageHeader | None,
+                             parallel: int | None, source: str | bytes) -> None:
+    """Refuse a transport that cannot read this image, before QEMU is asked."""
+    mapped = header is not None and header.mapped_ram
+    if mapped and transport in ("exec", "fd"):
+        raise InputError(f"{show(source)} holds the mapped-ram layout (saved with "
+                         f"--parallel), which only --transport file (or auto) can load",
+                         value=transport)
+    if parallel is not None and not mapped:
+        raise InputError("--parallel applies to images saved with --parallel (the mapped-ram "
+                         "layout); leave it out for this image", value=parallel)
+    check_request(transport, compressed=compressed, profile_name="default",
+                  parallel=parallel if mapped else None, direct_io=False,
+                  plain_name=plain_name(source))

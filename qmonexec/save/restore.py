@@ -10,21 +10,24 @@ from __future__ import annotations
 
 __all__ = ["RestoreResult", "restore"]
 
+import contextlib
 import os
 import shutil
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, NoReturn
 
 from ..vocabulary import STATUS_NONE, VM_INMIGRATE, VM_POSTMIGRATE, VM_RUNNING
 from .errors import RestoreError, VMStateError
+from .fdstream import Stream, open_incoming, set_layout
 from .image import ImageHeader
 from .plan import RestorePlan, plan_restore
 from .progress import Meter, Progress
 from .qemu import connect, query_status
 from .target import alias, is_plain, private_dir
+from .transport import Choice, decide
 from .waits import enable_events, restore_events, wait_loaded
 
 if TYPE_CHECKING:
@@ -46,6 +49,10 @@ class RestoreResult:
     uri: str
     #: QEMU read through a temporary symlink because the name is not plain ASCII.
     via_symlink: bool = False
+    #: How the stream travelled: ``exec``, ``fd`` or ``file`` (:mod:`.transport`).
+    transport: str = "exec"
+    #: Why ``auto`` chose what it chose, when the user should know (else ``None``).
+    note: str | None = None
 
 
 def restore(
@@ -59,6 +66,8 @@ def restore(
     policy: Policy | None = None,
     progress: Callable[[Progress], None] | None = None,
     qmp_timeout: float = 30.0,
+    transport: str = "auto",
+    parallel: int | None = None,
 ) -> RestoreResult:
     """Restore the image ``source`` into the QEMU behind ``qmp`` (started with ``-incoming defer``).
 
@@ -70,11 +79,38 @@ def restore(
     Raises :class:`~qmonexec.save.image.ImageError` subclasses for unusable
     images, :class:`VMStateError` when QEMU is not waiting for an incoming
     migration, :class:`RestoreError` when the load fails.
+    ``transport``: ``auto`` (default), ``exec``, ``fd`` or ``file``; an image
+    with the mapped-ram layout needs ``file`` on QEMU 9.1+ (``parallel``: its
+    channels, default the header's).  ``KeyboardInterrupt`` during the load
+    stops the destination QEMU (a half-loaded guest cannot run) and is re-raised.
     """
+    plan = plan_restore(source, offset=offset, decompress=decompress, then=then,
+                        timeout=timeout, policy=policy, progress=progress,
+                        transport=transport, parallel=parallel)
+    header = plan.header
+    mapped = header is not None and header.mapped_ram
+    with connect(qmp, qmp_timeout) as client:
+        choice = decide(client, plan.transport, compressed=plan.spec.compression is not None,
+                        parallel=plan.parallel or (
+                            header.layout.get("channels") if mapped and header is not None
+                            and header.layout is not None else None),
+                        mapped_ram=mapped)
+        if choice.transport != "exec":
+            comp = plan.spec.compression
+            vm_status = _load(client, plan, "", os.fsencode(plan.source), lambda: open_incoming(
+                client, choice, plan.source, plan.spec.offset,
+                comp.decompress if comp is not None else None, mapped))
+            return RestoreResult(plan.source, plan.spec.offset, comp.name if comp else "raw",
+                                 time.monotonic() - plan.started, vm_status, header,
+                                 f"{choice.transport}:", transport=choice.transport,
+                                 note=choice.note)
+        return _restore_exec(client, plan, choice.note)
+
+
+def _restore_exec(client: QMPClient, plan: RestorePlan, note: str | None) -> RestoreResult:
+    """The exec transport: ``exec:dd if=S bs=B skip=N [| COMP -dc]``."""
     from ..build import restore_uri
 
-    plan = plan_restore(source, offset=offset, decompress=decompress, then=then,
-                        timeout=timeout, policy=policy, progress=progress)
     work_dir: str | bytes | None = None
     try:
         spec = plan.spec
@@ -86,15 +122,14 @@ def restore(
                 work_dir = tempfile.mkdtemp(prefix="qmonexec-")
             spec = replace(spec, source=alias(work_dir, plan.source))
         uri = restore_uri(spec, plan.policy)
-        with connect(qmp, qmp_timeout) as client:
-            vm_status = _load(client, plan, uri, os.fsencode(spec.source))
+        vm_status = _load(client, plan, uri, os.fsencode(spec.source))
     finally:
         if work_dir is not None:
             shutil.rmtree(work_dir, ignore_errors=True)
     comp = plan.spec.compression
     return RestoreResult(plan.source, plan.spec.offset, comp.name if comp else "raw",
                          time.monotonic() - plan.started, vm_status, plan.header, uri,
-                         spec.source != plan.source)
+                         spec.source != plan.source, note=note)
 
 
 def _check_destination(client: QMPClient) -> None:
@@ -113,13 +148,43 @@ def _check_destination(client: QMPClient) -> None:
                            "a new one with -incoming defer", status=status)
 
 
-def _load(client: QMPClient, plan: RestorePlan, uri: str, read_as: bytes) -> str:
-    """Have QEMU load the image through ``uri``; leave the VM as asked; return its status."""
+def _load(client: QMPClient, plan: RestorePlan, uri: str, read_as: bytes,
+          opener: Callable[[], Stream] | None = None) -> str:
+    """Have QEMU load the image through ``uri`` (or the stream ``opener`` hands it); leave
+    the VM as asked; return its status."""
+    _check_destination(client)
+    stream = opener() if opener is not None else None
+    try:
+        if stream is not None:
+            uri = stream.uri
+            if stream.capabilities:
+                set_layout(client, stream.capabilities, Choice("file", parallel=stream.channels))
+        events_before = enable_events(client)
+        try:
+            client.migrate_incoming(uri, policy=plan.policy)
+            _wait(client, plan, read_as)
+        except KeyboardInterrupt:
+            _stop(client)
+        if stream is not None:
+            failure = stream.finish(plan.deadline)
+            if failure is not None:
+                raise RestoreError("decompress", f"the decompressor failed: {failure}")
+    finally:
+        if stream is not None:
+            stream.close(client if client.connected else None)
+    restore_events(client, events_before)
+    vm_status = query_status(client)
+    if plan.then == "resume":
+        client.execute("cont")
+    elif vm_status == VM_RUNNING:
+        client.execute("stop")
+    return query_status(client)
+
+
+def _wait(client: QMPClient, plan: RestorePlan, read_as: bytes) -> None:
+    """Wait for the load; on Ctrl-C stop the destination QEMU, which cannot run half a guest."""
     from ..qmp import ConnectionClosed, MigrationError, QMPError
 
-    _check_destination(client)
-    events_before = enable_events(client)
-    client.migrate_incoming(uri, policy=plan.policy)
     meter = Meter("restore", plan.progress)
     try:
         wait_loaded(client, read_as if plan.progress else None, plan.size, plan.deadline, meter)
@@ -130,10 +195,18 @@ def _load(client: QMPClient, plan: RestorePlan, uri: str, read_as: bytes) -> str
             "source's); see QEMU's stderr") from None
     except (MigrationError, QMPError) as exc:
         raise RestoreError("qemu", str(exc)) from None
-    restore_events(client, events_before)
-    vm_status = query_status(client)
-    if plan.then == "resume":
-        client.execute("cont")
-    elif vm_status == VM_RUNNING:
-        client.execute("stop")
-    return query_status(client)
+
+
+def _stop(client: QMPClient) -> NoReturn:
+    """Interrupted during the load: stop the destination QEMU and say so.
+
+    Not every QEMU can cancel an incoming migration, and a half-loaded guest
+    must never run.
+    """
+    from ..qmp import QMPError
+
+    with contextlib.suppress(QMPError, OSError):
+        client.execute("quit")
+    raise KeyboardInterrupt("restore interrupted: the destination QEMU was stopped (a "
+                            "half-loaded guest cannot run); start a new one with -incoming "
+                            "defer to restore again") from None

@@ -40,6 +40,7 @@ from ..vocabulary import (
     WRITE,
 )
 from .errors import SaveError, VMStateError
+from .fdstream import Stream, StreamPipeline, open_outgoing, reset_layout, save_failure, set_layout
 from .image import (
     STREAM_ALIGNMENT,
     ImageHeader,
@@ -54,6 +55,7 @@ from .progress import Meter, Progress
 from .qemu import after_completed, apply_then, cancel, connect, query_status, socket_path
 from .stages import Stages, dd_bytes
 from .target import alias, parent_dir, private_dir, show
+from .transport import Choice, decide
 from .waits import Pipeline, enable_events, restore_events, wait_completed, wait_stages
 
 if TYPE_CHECKING:
@@ -83,6 +85,10 @@ class SaveResult:
     vm_status: str
     #: QEMU wrote through a temporary symlink because the name is not plain ASCII.
     via_symlink: bool = False
+    #: How the stream travelled: ``exec``, ``fd`` or ``file`` (:mod:`.transport`).
+    transport: str = "exec"
+    #: Why ``auto`` chose what it chose, when the user should know (else ``None``).
+    note: str | None = None
 
     @property
     def file_size(self) -> int:
@@ -105,6 +111,9 @@ def save(
     policy: Policy | None = None,
     progress: Callable[[Progress], None] | None = None,
     qmp_timeout: float = 30.0,
+    transport: str = "auto",
+    parallel: int | None = None,
+    direct_io: bool = False,
 ) -> SaveResult:
     """Save the VM behind ``qmp`` into ``target`` and prove every byte reached the disk.
 
@@ -121,6 +130,10 @@ def save(
     cannot be proven, ``verified`` is false).  ``header_bytes``: raw mode, the
     caller's own header instead of ours (padded to ``block_size``).
     ``progress``: called with a :class:`Progress` about five times a second.
+    ``transport``: ``auto`` (default), ``exec``, ``fd`` or ``file``
+    (:mod:`qmonexec.save.transport`); ``parallel``: N multifd channels
+    writing the mapped-ram layout (QEMU 9.1+, raw only); ``direct_io``: those
+    channels with O_DIRECT.
 
     Raises :class:`SaveError` (naming the stage) when anything fails, after
     cancelling the migration; the target then still starts with the partial
@@ -131,11 +144,15 @@ def save(
     plan = plan_save(target, compress=compress, metadata=metadata, header_bytes=header_bytes,
                      bandwidth=bandwidth, then=then, timeout=timeout, profile_name=profile_name,
                      block_size=block_size, policy=policy, progress=progress,
-                     qmp_socket=socket_path(qmp))
+                     qmp_socket=socket_path(qmp), transport=transport, parallel=parallel,
+                     direct_io=direct_io)
     with connect(qmp, qmp_timeout) as client:
         status_before = _check_source(client)
-        header, head = _header(plan, client.greeting)
-        return _Save(client, plan, header, head, status_before).run()
+        choice = decide(client, plan.transport, compressed=plan.spec.compression is not None,
+                        profile_name=profile_name, parallel=plan.parallel,
+                        direct_io=plan.direct_io)
+        header, head = _header(plan, client.greeting, choice)
+        return _Save(client, plan, header, head, status_before, choice).run()
 
 
 def _check_source(client: QMPClient) -> str:
@@ -158,7 +175,8 @@ def _check_source(client: QMPClient) -> str:
     return vm_status
 
 
-def _header(plan: SavePlan, greeting: Greeting) -> tuple[ImageHeader | None, bytes]:
+def _header(plan: SavePlan, greeting: Greeting,
+            choice: Choice) -> tuple[ImageHeader | None, bytes]:
     """Our partial header and its bytes, or ``None`` and the caller's raw header padded."""
     block_size = plan.spec.block_size
     assert block_size is not None
@@ -174,6 +192,9 @@ def _header(plan: SavePlan, greeting: Greeting) -> tuple[ImageHeader | None, byt
         metadata=plan.metadata,
         profile=plan.spec.profile.name,
         alignment=STREAM_ALIGNMENT,
+        transport=choice.transport,
+        layout=(None if choice.parallel is None
+                else {"mapped_ram": True, "channels": choice.parallel}),
     )
     return header, encode_header(header)
 
@@ -182,8 +203,11 @@ class _Save:
     """One save in progress: what has been done so far, so a failure can be undone."""
 
     def __init__(self, client: QMPClient, plan: SavePlan, header: ImageHeader | None,
-                 head: bytes, status_before: str) -> None:
+                 head: bytes, status_before: str, choice: Choice) -> None:
         self.client = client
+        self.choice = choice
+        self.stream: Stream | None = None
+        self.capabilities_before: dict[str, bool] = {}
         self.plan = plan
         self.header = header
         self.head = head
@@ -232,6 +256,8 @@ class _Save:
         return self.header if self.fd is not None else None
 
     def _steps(self) -> SaveResult:
+        if self.choice.transport != "exec":
+            return self._steps_fd()
         plan, target = self.plan, self.plan.target
         offset = len(self.head)
         try:
@@ -261,7 +287,39 @@ class _Save:
         final_header = self._finalize(stream_length, seconds)
         vm_status = apply_then(self.client, plan.then)
         return SaveResult(target, offset, stream_length, seconds, plan.proven, final_header,
-                          uri, vm_status, spec.target != target)
+                          uri, vm_status, spec.target != target, note=self.choice.note)
+
+    def _steps_fd(self) -> SaveResult:
+        """The fd and file transports: QEMU writes an open file or a compressor's pipe."""
+        plan, target, offset = self.plan, self.plan.target, len(self.head)
+        fd = self._write_head()
+        comp = plan.spec.compression
+        self.stream = stream = open_outgoing(self.client, self.choice, fd, offset,
+                                             comp.compress if comp is not None else None)
+        if stream.capabilities:
+            self.capabilities_before = set_layout(self.client, stream.capabilities,
+                                                  self.choice)
+        pipeline = StreamPipeline(None, {COMPRESS: stream.argv}, target, fd, offset, stream)
+        self._start(stream.uri)
+        meter = Meter("migrate", plan.progress)
+        try:
+            final = wait_completed(self.client, pipeline, plan.deadline, meter)
+        except SaveError as exc:
+            raise save_failure(stream, exc, target) from None
+        self.migrating, self.completed = False, True
+        meter.report(STATUS_COMPLETED, final.total, final.total, sent=final.transferred,
+                     on_disk=pipeline.on_disk(), phase="flush")
+        failure = stream.finish(plan.deadline)
+        if failure is not None:
+            raise save_failure(stream, SaveError(COMPRESS, failure), target)
+        stream_length = pipeline.on_disk()
+        _fsync(target, fd)
+        seconds = time.monotonic() - plan.started
+        final_header = self._finalize(stream_length, seconds)
+        vm_status = apply_then(self.client, plan.then)
+        return SaveResult(target, offset, stream_length, seconds, True, final_header,
+                          stream.uri, vm_status, transport=self.choice.transport,
+                          note=self.choice.note)
 
     def _write_head(self) -> int:
         """Open the target, write the header and cut the file after it; return the fd."""
@@ -335,6 +393,10 @@ class _Save:
             with contextlib.suppress(QMPError):
                 self.client.set_parameters({"max-bandwidth": self.previous_bandwidth})
         restore_events(self.client, self.events_before)
+        if self.stream is not None:
+            self.stream.close(self.client)
+        if self.capabilities_before:
+            reset_layout(self.client, self.capabilities_before)
         if self.fd is not None:
             os.close(self.fd)
         if self.work_dir is not None:

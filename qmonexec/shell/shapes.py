@@ -340,6 +340,9 @@ class _Checker:
             return "save" if self.save(pipe) else None
         if isinstance(first, SimpleCommand):
             name = self.name(first)
+            if name == "dd" and "save" in shapes and len(cmds) == 1 and any(
+                    v.startswith("of=") for v, _ in self._plain_args(first)):
+                return "save" if self.save_channel(first) else None
             if name == "dd" and "restore" in shapes:
                 return "restore" if self.restore(pipe) else None
             if len(cmds) == 1 and "command" in shapes:
@@ -780,6 +783,47 @@ class _Checker:
             )
             return False
         return ok
+
+    def save_channel(self, cmd: SimpleCommand) -> bool:
+        """A raw save with no shell (a QEMU 8.2+ ``exec`` channel's argv):
+        ``dd of=TARGET ibs=I obs=O seek=N conv=notrunc``, writing at N*O and keeping the
+        header before it (``conv=notrunc``: without it dd truncates at the seek point, and
+        the caller cuts the file to the offset before the save)."""
+        ok = self._no_redirects(cmd, "dd command")
+        values: dict[str, str] = {}
+        for value, word in self._plain_args(cmd):
+            key, eq, val = value.partition("=")
+            if not eq or key not in ("of", "ibs", "obs", "seek", "conv") or key in values:
+                ok = False
+                self.add(Code.DD_OPERAND, word.pos.offset, f"{value!r} does not belong in a "
+                         "save channel 'dd of=TARGET ibs=I obs=O seek=N conv=notrunc': "
+                         "remove it", length=word.end - word.pos.offset)
+                continue
+            values[key] = val
+            if key == "of":
+                special = special_path(val)
+                if special is not None:
+                    ok = False
+                    self._special(special, word.pos.offset + 3, word.end)
+                elif not val.startswith("/"):
+                    ok = False
+                    self.add(Code.RELATIVE_PATH, word.pos.offset + 3, f"the target {val!r} "
+                             "is a relative path: give an absolute path", length=len(val) or 1)
+        numbers = {k: dd_number(values.get(k, "")) for k in ("ibs", "obs", "seek")}
+        if not ok or values.get("conv") != "notrunc" or "of" not in values or any(
+                n is None for n in numbers.values()):
+            if ok:
+                self.add(Code.DD_OPERAND, cmd.pos.offset, "a save channel is exactly 'dd "
+                         "of=TARGET ibs=I obs=O seek=N conv=notrunc' (plain decimal numbers; "
+                         "conv=notrunc keeps the header)", length=2)
+            return False
+        ibs, obs = numbers["ibs"], numbers["obs"]
+        assert ibs is not None and obs is not None
+        if any(n == 0 or n & (n - 1) or n > 1 << 30 for n in (ibs, obs)):
+            self.add(Code.DD_OPERAND, cmd.pos.offset, "ibs= and obs= must be powers of two "
+                     "up to 1 GiB", length=2)
+            return False
+        return self._offset({"seek": numbers["seek"] or 0, "bs": obs}, "seek", cmd)
 
     def restore(self, pipe: Pipeline) -> bool:
         cmds = pipe.commands

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -114,3 +115,43 @@ def test_progress_line() -> None:
     assert "waiting for the pipeline" in line and "1.0 GiB on disk" in line and "1:01:01" in line
     line = progress_line(Progress("restore", "active", 1.0, done=None, total=5 << 20))
     assert line == "restoring [active]  image 5.0 MiB  elapsed 0:01"
+
+
+IMPOSSIBLE = {
+    "file-compressed": (["--transport", "file", "--compress", "gzip"],
+                        "--transport file carries raw streams only"),
+    "parallel-compressed": (["--parallel", "2", "--compress", "zstd"], "cannot be compressed"),
+    "libvirt-fd": (["--profile", "libvirt", "--transport", "fd"], "--transport exec"),
+    "parallel-fd": (["--parallel", "2", "--transport", "fd"],
+                    "--parallel needs --transport file"),
+    "direct-io-alone": (["--direct-io"], "--direct-io applies to the channels of --parallel"),
+    "no-channels": (["--parallel", "0"], "--parallel must be a number of channels"),
+}
+
+
+@pytest.mark.parametrize(("options", "hint"), list(IMPOSSIBLE.values()), ids=list(IMPOSSIBLE))
+def test_impossible_transport_combinations_exit_2(options: list[str], hint: str, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "vm.img"
+    status, out, err = run(capsys, "save", "--qmp", str(tmp_path / "nosock"), str(target),
+                           *options)
+    assert status == 2 and hint in err and out == ""
+    assert not target.exists()
+
+
+def test_name_that_is_not_utf8_saves_with_auto_and_not_with_exec(
+        loaded_vm: Callable[..., QemuVM], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    target = os.fsdecode(os.path.join(os.fsencode(tmp_path), b"caf\xe9-\xff.img"))
+    source = loaded_vm()
+    status, _, err = run(capsys, "save", "--qmp", str(source.qmp_path), target,
+                         "--transport", "exec")
+    assert status == 2 and "--transport fd or auto" in err
+    assert os.listdir(tmp_path) == []
+    status, _, err = run(capsys, "save", "--qmp", str(source.qmp_path), target)
+    assert status == 0, err
+    destination = loaded_vm("-incoming", "defer")
+    status, out, err = run(capsys, "restore", "--qmp", str(destination.qmp_path), target,
+                           "--then", "pause")
+    assert status == 0, err
+    assert "VM now paused" in out or "VM now prelaunch" in out

@@ -240,3 +240,68 @@ def test_a_validation_refusal_names_the_finding_code_as_users_see_it() -> None:
     assert done.returncode == 1
     assert b"non-ascii: " in done.stderr
     assert b"Code." not in done.stderr
+
+
+def test_channels_format_renders_a_save_without_a_shell(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from qmonexec.qmp.guard import check_command
+
+    status, out, _ = cli(capsys, "uri", "save", "/var/lib/vm/it's here.img", "--offset",
+                         "65536", "--format", "channels")
+    assert status == 0
+    command = json.loads(out)
+    channel = command["arguments"]["channels"][0]
+    assert command["execute"] == "migrate" and channel["channel-type"] == "main"
+    assert channel["addr"] == {"transport": "exec", "args": [
+        "/bin/dd", "of=/var/lib/vm/it's here.img", "ibs=32768", "obs=65536", "seek=1",
+        "conv=notrunc"]}
+    check_command(command["execute"], command["arguments"])  # what the QMP client sends
+
+
+def test_channels_format_seeks_in_whole_output_blocks(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = cli(capsys, "uri", "save", "/vm/x.img", "--offset", "12288",
+                         "--format", "channels")
+    assert status == 0
+    args = json.loads(out)["arguments"]["channels"][0]["addr"]["args"]
+    assert args[3:5] == ["obs=4096", "seek=3"]
+
+
+def test_channels_format_renders_a_restore(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = cli(capsys, "uri", "restore", "/vm/x.img", "--offset", "65536",
+                         "--format", "channels")
+    assert status == 0
+    command = json.loads(out)
+    assert command["execute"] == "migrate-incoming"
+    assert command["arguments"]["channels"][0]["addr"]["args"] == [
+        "/bin/dd", "if=/vm/x.img", "bs=65536", "skip=1"]
+
+
+@pytest.mark.parametrize("verb", ["save", "restore"])
+def test_channels_format_refuses_compression(verb: str,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, err = cli(capsys, "uri", verb, "/vm/x.img", "--offset", "65536",
+                           "--compress", "gzip", "--format", "channels")
+    assert status == 2 and out == "" and "--format qmp" in err
+
+
+def test_save_channel_without_notrunc_is_refused_by_the_guard() -> None:
+    from qmonexec.errors import UnsafeCommandError
+    from qmonexec.qmp.guard import check_command
+
+    channel = {"channel-type": "main", "addr": {"transport": "exec", "args": [
+        "dd", "of=/vm/x.img", "ibs=32768", "obs=65536", "seek=1"]}}
+    with pytest.raises(UnsafeCommandError, match="conv=notrunc"):
+        check_command("migrate", {"channels": [channel]})
+
+
+@pytest.mark.parametrize("program", ["/tmp/dd", "/usr/local/bin/dd", "/usr/bin/../../tmp/dd",
+                                     "/bin/"])
+def test_channel_program_outside_the_system_directories_is_refused(program: str) -> None:
+    from qmonexec.errors import UnsafeCommandError
+    from qmonexec.qmp.guard import check_command
+
+    channel = {"channel-type": "main", "addr": {"transport": "exec", "args": [
+        program, "if=/vm/x.img", "bs=65536", "skip=1"]}}
+    with pytest.raises(UnsafeCommandError):
+        check_command("migrate-incoming", {"channels": [channel]})

@@ -81,7 +81,8 @@ def restore_sends(image: Path) -> str:
         peer.serve(handler)
 
     with FakeQMPServer(script) as server:
-        result = restore(server.address, str(image), then="pause", timeout=30)
+        result = restore(server.address, str(image), then="pause", timeout=30,
+                         transport="exec")
     assert sent == [result.uri]
     return sent[0]
 

@@ -60,7 +60,7 @@ def test_aligned_save_restores_in_64k_blocks(loaded_vm: Callable[..., QemuVM],
     require_program("dd", "coreutils")
     source = loaded_vm()
     target = tmp_path / "vm.img"
-    result = save(str(source.qmp_path), str(target))
+    result = save(str(source.qmp_path), str(target), transport="exec")
     assert result.offset == 65536 and result.header is not None
     assert result.header.block_size == 4096
     assert "dd bs=4096 seek=16 if=/dev/null" in result.uri
@@ -68,7 +68,7 @@ def test_aligned_save_restores_in_64k_blocks(loaded_vm: Callable[..., QemuVM],
 
     # No loader on the destination: the known bytes can only come from the stream.
     destination = qemu_factory("-incoming", "defer")
-    restored = restore(str(destination.qmp_path), str(target), then="pause")
+    restored = restore(str(destination.qmp_path), str(target), then="pause", transport="exec")
     assert restored.uri == f"exec:dd if={target} bs=65536 skip=1"
     assert not _capability(destination, "events")
     assert _known_bytes_restored(destination, known_data, tmp_path)
@@ -83,7 +83,7 @@ def test_image_with_a_4096_byte_offset_still_restores(loaded_vm: Callable[..., Q
     with source.client() as qmp:
         qmp.set_capabilities({"events": True})
     aligned = tmp_path / "aligned.img"
-    result = save(str(source.qmp_path), str(aligned))
+    result = save(str(source.qmp_path), str(aligned), transport="exec")
     assert _capability(source, "events")  # the user's setting is kept
     header = read_header(aligned)
     old = dataclasses.replace(header, offset=4096)
@@ -92,6 +92,6 @@ def test_image_with_a_4096_byte_offset_still_restores(loaded_vm: Callable[..., Q
     assert read_header(target).offset == 4096
 
     destination = qemu_factory("-incoming", "defer")
-    restored = restore(str(destination.qmp_path), str(target), then="pause")
+    restored = restore(str(destination.qmp_path), str(target), then="pause", transport="exec")
     assert restored.offset == 4096 and restored.uri == f"exec:dd if={target} bs=4096 skip=1"
     assert _known_bytes_restored(destination, known_data, tmp_path)

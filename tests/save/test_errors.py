@@ -18,6 +18,7 @@ from qmonexec.save.image import (
     IncompleteImageError,
     TruncatedImageError,
     UnsupportedVersionError,
+    read_header,
 )
 from qmonexec.spec import Compression
 from tests.helpers.qemu import QemuVM, start_qemu
@@ -116,10 +117,13 @@ def test_qemu_as_another_user_cannot_open_the_target(tmp_path: Path) -> None:
         try:
             target = tmp_path / "vm.img"
             with pytest.raises(SaveError) as caught:
-                save(str(vm.qmp_path), str(target))
+                save(str(vm.qmp_path), str(target), transport="exec")
             assert caught.value.stage == "write"
             assert "never recorded an exit status" in str(caught.value)
             assert caught.value.header is not None
+            # Handed the open file, QEMU needs no permission of its own on the target.
+            result = save(str(vm.qmp_path), str(target), transport="fd")
+            assert result.header is not None and read_header(target).complete
         finally:
             vm.stop()
     finally:

@@ -1,7 +1,10 @@
 """Real QEMU: every fault during a save is a failure naming the stage, never a success.
 
 In each case the target keeps the partial header that was written before the
-migration started, byte for byte, so the image can never be restored.
+migration started, byte for byte, so the image can never be restored.  Every
+fault runs on each transport: ``exec`` (the shell pipeline) and ``auto``
+(``fd`` on QEMU 7.2 and for compressed streams, ``file`` with an fdset for
+raw ones on QEMU 10.0).
 """
 
 from __future__ import annotations
@@ -29,6 +32,12 @@ from tests.helpers.support import ROOT, missing, require_program
 pytestmark = pytest.mark.system
 
 IS_ROOT = os.geteuid() == 0
+
+
+@pytest.fixture(params=["exec", "auto"])
+def transport(request: pytest.FixtureRequest) -> str:
+    """The transport the save under test uses."""
+    return str(request.param)
 
 
 def assert_failed_cleanly(error: SaveError, target: Path, stage: str) -> None:
@@ -68,20 +77,21 @@ def tmpfs(path: Path, size: str, *, read_only: bool = False,
         subprocess.run(["umount", "-l", str(path)], check=False)
 
 
-def test_full_filesystem_tmpfs(loaded_vm: Callable[..., QemuVM], tmp_path: Path) -> None:
+def test_full_filesystem_tmpfs(transport: str,
+                               loaded_vm: Callable[..., QemuVM], tmp_path: Path) -> None:
     # 1 MiB of space for a 2.5 MB stream: dd hits ENOSPC half-way.
     with tmpfs(tmp_path / "small", "1m") as small:
         target = small / "vm.img"
         source = loaded_vm()
         with pytest.raises(SaveError) as caught:
-            save(str(source.qmp_path), str(target))
+            save(str(source.qmp_path), str(target), transport=transport)
         assert_failed_cleanly(caught.value, target, "write")
         assert "No space left on device" in str(caught.value)
         assert "is full" in str(caught.value)
         assert migration_status(source) == ("prelaunch", "failed")
 
 
-def test_full_filesystem_tmpfs_compressed(loaded_vm: Callable[..., QemuVM],
+def test_full_filesystem_tmpfs_compressed(transport: str, loaded_vm: Callable[..., QemuVM],
                                           tmp_path: Path) -> None:
     # The compressor dies of the broken pipe too; the write stage is the cause.
     require_program("gzip")
@@ -89,11 +99,11 @@ def test_full_filesystem_tmpfs_compressed(loaded_vm: Callable[..., QemuVM],
         target = small / "vm.img"
         source = loaded_vm()
         with pytest.raises(SaveError) as caught:
-            save(str(source.qmp_path), str(target), compress="gzip")
+            save(str(source.qmp_path), str(target), compress="gzip", transport=transport)
         assert_failed_cleanly(caught.value, target, "write")
 
 
-def test_file_size_limit_on_qemu(known_data: Path, tmp_path: Path) -> None:
+def test_file_size_limit_on_qemu(transport: str, known_data: Path, tmp_path: Path) -> None:
     # Without root: RLIMIT_FSIZE on QEMU (inherited by dd) stands in for a full disk.
     qemu = require_program("qemu-system-x86_64", "qemu-system-x86")
     wrapper = tmp_path / "limited-qemu"
@@ -104,7 +114,7 @@ def test_file_size_limit_on_qemu(known_data: Path, tmp_path: Path) -> None:
     try:
         target = tmp_path / "vm.img"
         with pytest.raises(SaveError) as caught:
-            save(str(source.qmp_path), str(target))
+            save(str(source.qmp_path), str(target), transport=transport)
         assert_failed_cleanly(caught.value, target, "write")
     finally:
         source.stop()
@@ -117,34 +127,36 @@ def _script(tmp_path: Path, name: str, body: str) -> Compression:
     return Compression.custom([str(path)])
 
 
-def test_compressor_exits_non_zero_half_way(loaded_vm: Callable[..., QemuVM],
+def test_compressor_exits_non_zero_half_way(transport: str, loaded_vm: Callable[..., QemuVM],
                                             tmp_path: Path) -> None:
     comp = _script(tmp_path, "halfway", 'head -c 1048576\necho "halfway: gave up" >&2\nexit 3\n')
     policy = policy_for(comp)  # the default policy plus this one program
     target = tmp_path / "vm.img"
     source = loaded_vm()
     with pytest.raises(SaveError) as caught:
-        save(str(source.qmp_path), str(target), compress=comp, policy=policy)
+        save(str(source.qmp_path), str(target), compress=comp, policy=policy, transport=transport)
     assert_failed_cleanly(caught.value, target, "compress")
     assert "halfway: gave up" in str(caught.value)
     assert migration_status(source)[0] == "prelaunch"
 
 
-def test_compressor_exits_non_zero_after_reading_everything(
+def test_compressor_exits_non_zero_after_reading_everything(transport: str,
         loaded_vm: Callable[..., QemuVM], tmp_path: Path) -> None:
     # The nasty case: QEMU reports 'completed', only the stage status says otherwise.
     comp = _script(tmp_path, "lastword", 'cat\necho "lastword: exit 4" >&2\nexit 4\n')
     target = tmp_path / "vm.img"
     source = loaded_vm()
     with pytest.raises(SaveError) as caught:
-        save(str(source.qmp_path), str(target), compress=comp, policy=policy_for(comp))
+        save(str(source.qmp_path), str(target), compress=comp, policy=policy_for(comp),
+             transport=transport)
     assert_failed_cleanly(caught.value, target, "compress")
     assert "lastword: exit 4" in str(caught.value)
     assert "postmigrate" in str(caught.value)  # QEMU finished; the user is told the VM state
     assert migration_status(source) == ("postmigrate", "completed")
 
 
-def test_failure_after_completed_resumes_a_running_vm(loaded_vm: Callable[..., QemuVM],
+def test_failure_after_completed_resumes_a_running_vm(transport: str,
+                                                      loaded_vm: Callable[..., QemuVM],
                                                       tmp_path: Path) -> None:
     comp = _script(tmp_path, "lastword", "cat\nexit 1\n")
     target = tmp_path / "vm.img"
@@ -152,13 +164,15 @@ def test_failure_after_completed_resumes_a_running_vm(loaded_vm: Callable[..., Q
     with source.client() as qmp:
         qmp.execute("cont")
     with pytest.raises(SaveError) as caught:
-        save(str(source.qmp_path), str(target), compress=comp, policy=policy_for(comp))
+        save(str(source.qmp_path), str(target), compress=comp, policy=policy_for(comp),
+             transport=transport)
     assert_failed_cleanly(caught.value, target, "compress")
     assert "left no error text" in str(caught.value) and "resumed" in str(caught.value)
     assert migration_status(source)[0] == "running"
 
 
-def test_qemu_killed_during_the_save(loaded_vm: Callable[..., QemuVM], tmp_path: Path) -> None:
+def test_qemu_killed_during_the_save(transport: str,
+                                     loaded_vm: Callable[..., QemuVM], tmp_path: Path) -> None:
     target = tmp_path / "vm.img"
     source = loaded_vm()
     # 1 MiB/s for a 2.5 MB stream: about 2.5 s; kill QEMU (only QEMU) after 0.8 s.
@@ -166,19 +180,20 @@ def test_qemu_killed_during_the_save(loaded_vm: Callable[..., QemuVM], tmp_path:
     killer.start()
     try:
         with pytest.raises(SaveError) as caught:
-            save(str(source.qmp_path), str(target), bandwidth=1 << 20, timeout=30)
+            save(str(source.qmp_path), str(target), bandwidth=1 << 20, timeout=30,
+                 transport=transport)
     finally:
         killer.cancel()
     assert_failed_cleanly(caught.value, target, "qemu")
     assert "connection to QEMU was lost" in str(caught.value)
 
 
-def test_timeout_cancels(loaded_vm: Callable[..., QemuVM], tmp_path: Path) -> None:
+def test_timeout_cancels(transport: str, loaded_vm: Callable[..., QemuVM], tmp_path: Path) -> None:
     target = tmp_path / "vm.img"
     source = loaded_vm()
     started = time.monotonic()
     with pytest.raises(SaveError) as caught:
-        save(str(source.qmp_path), str(target), bandwidth=1 << 20, timeout=0.7)
+        save(str(source.qmp_path), str(target), bandwidth=1 << 20, timeout=0.7, transport=transport)
     assert time.monotonic() - started < 10
     assert_failed_cleanly(caught.value, target, "qemu")
     assert "timed out" in str(caught.value)
@@ -189,7 +204,8 @@ def _old_image(directory: Path) -> None:
     (directory / "vm.img").write_bytes(b"an older image")
 
 
-def test_read_only_directory(loaded_vm: Callable[..., QemuVM], tmp_path: Path) -> None:
+def test_read_only_directory(transport: str,
+                             loaded_vm: Callable[..., QemuVM], tmp_path: Path) -> None:
     # As root, directory permissions do not stop writes; a read-only tmpfs does.
     if IS_ROOT:
         context: contextlib.AbstractContextManager[Path] = tmpfs(
@@ -204,7 +220,7 @@ def test_read_only_directory(loaded_vm: Callable[..., QemuVM], tmp_path: Path) -
         target = directory / "vm.img"
         source = loaded_vm()
         with pytest.raises(SaveError) as caught:
-            save(str(source.qmp_path), str(target))
+            save(str(source.qmp_path), str(target), transport=transport)
         assert caught.value.stage == "target"
         assert "not writable" in str(caught.value)
         if IS_ROOT:
@@ -218,14 +234,14 @@ def test_read_only_directory(loaded_vm: Callable[..., QemuVM], tmp_path: Path) -
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP],
                          ids=["ctrl-c", "sigterm", "sighup"])
-def test_interrupt_cancels(signum: int, loaded_vm: Callable[..., QemuVM],
+def test_interrupt_cancels(transport: str, signum: int, loaded_vm: Callable[..., QemuVM],
                            tmp_path: Path) -> None:
     target = tmp_path / "vm.img"
     source = loaded_vm()
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     process = subprocess.Popen(
         [sys.executable, "-m", "qmonexec", "save", "--qmp", str(source.qmp_path), str(target),
-         "--bandwidth", "1M"],
+         "--bandwidth", "1M", "--transport", transport],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
     try:
         # QMP serves one client at a time, so watch the file: the stream has begun

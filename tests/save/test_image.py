@@ -182,3 +182,27 @@ def test_user_metadata_must_be_an_object() -> None:
         new_header(metadata=[1, 2])  # type: ignore[arg-type]
     with pytest.raises(InputError, match="limit"):
         new_header(metadata={"x": "y" * 70000})
+
+
+def test_transport_and_layout_round_trip_through_the_header() -> None:
+    header = new_header(transport="file", layout={"mapped_ram": True, "channels": 2})
+    parsed = parse_header(encode_header(header))
+    assert parsed.transport == "file" and parsed.mapped_ram
+    assert parsed.layout == {"mapped_ram": True, "channels": 2}
+
+
+def test_a_header_without_transport_or_layout_reads_as_sequential() -> None:
+    data = encode_header(new_header())
+    assert b'"transport"' not in data and b'"layout"' not in data
+    parsed = parse_header(data)
+    assert parsed.transport is None and parsed.layout is None and not parsed.mapped_ram
+
+
+@pytest.mark.parametrize("layout", [{"mapped_ram": "yes", "channels": 2},
+                                    {"mapped_ram": True, "channels": 0},
+                                    {"mapped_ram": True}])
+def test_a_malformed_layout_is_refused(layout: dict[str, object]) -> None:
+    from qmonexec.save.image import CorruptHeaderError
+
+    with pytest.raises(CorruptHeaderError, match="layout"):
+        parse_header(encode_header(new_header(layout=layout)))

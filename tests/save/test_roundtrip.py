@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from qmonexec.errors import InputError
 from qmonexec.quoting import quote_word
 from qmonexec.save import Progress, restore, save
 from qmonexec.save.image import encode_header, read_header
@@ -100,17 +101,24 @@ HOSTILE: dict[str, str | bytes] = {
 }
 
 
-@pytest.mark.parametrize("name", list(HOSTILE.values()), ids=list(HOSTILE))
-def test_hostile_target_names(name: str | bytes, loaded_vm: Callable[..., QemuVM],
-                              tmp_path: Path) -> None:
-    needs("gzip")
-    base = tmp_path / "dir with 'quotes' and $(x)"
+TEXT_NAMES = {label: name for label, name in HOSTILE.items() if isinstance(name, str)}
+
+
+def hostile_path(base: Path, name: str | bytes) -> str | bytes:
     base.mkdir()
     target = os.path.join(os.fsencode(base), os.fsencode(name))
-    path: str | bytes = target if isinstance(name, bytes) else os.fsdecode(target)
+    return target if isinstance(name, bytes) else os.fsdecode(target)
+
+
+@pytest.mark.parametrize("name", list(TEXT_NAMES.values()), ids=list(TEXT_NAMES))
+def test_hostile_target_names_through_the_shell(name: str, loaded_vm: Callable[..., QemuVM],
+                                                tmp_path: Path) -> None:
+    needs("gzip")
+    base = tmp_path / "dir with 'quotes' and $(x)"
+    path = hostile_path(base, name)
     source = loaded_vm()
-    result = save(str(source.qmp_path), path, compress="gzip")
-    assert result.verified
+    result = save(str(source.qmp_path), path, compress="gzip", transport="exec")
+    assert result.verified and result.transport == "exec"
     plain = all(0x20 <= b < 0x7F for b in os.fsencode(name))
     assert result.via_symlink is not plain
     if plain:
@@ -119,12 +127,42 @@ def test_hostile_target_names(name: str | bytes, loaded_vm: Callable[..., QemuVM
     assert os.listdir(os.fsencode(base)) == [os.fsencode(name)]
     before = dump(source, tmp_path / "source.ram")
     destination = loaded_vm("-incoming", "defer")
-    restored = restore(str(destination.qmp_path), path, then="pause")
+    restored = restore(str(destination.qmp_path), path, then="pause", transport="exec")
     assert restored.via_symlink is not plain
     assert dump(destination, tmp_path / "destination.ram") == before
     assert os.listdir(os.fsencode(base)) == [os.fsencode(name)]
     for vm in (source, destination):
         assert not (vm.workdir / "PWNED").exists()
+
+
+@pytest.mark.parametrize("name", list(HOSTILE.values()), ids=list(HOSTILE))
+def test_hostile_target_names_with_the_file_passed_to_qemu(
+        name: str | bytes, loaded_vm: Callable[..., QemuVM], tmp_path: Path) -> None:
+    # auto hands QEMU the open file: the name never travels in QMP, whatever its bytes.
+    base = tmp_path / "dir with 'quotes' and $(x)"
+    path = hostile_path(base, name)
+    source = loaded_vm()
+    result = save(str(source.qmp_path), path)
+    assert result.transport in ("fd", "file") and not result.via_symlink
+    assert os.fsencode(name) not in os.fsencode(result.uri)
+    assert os.listdir(os.fsencode(base)) == [os.fsencode(name)]
+    before = dump(source, tmp_path / "source.ram")
+    destination = loaded_vm("-incoming", "defer")
+    restored = restore(str(destination.qmp_path), path, then="pause")
+    assert restored.transport == result.transport
+    assert dump(destination, tmp_path / "destination.ram") == before
+    assert os.listdir(os.fsencode(base)) == [os.fsencode(name)]
+
+
+def test_exec_transport_refuses_a_name_that_is_not_utf8(loaded_vm: Callable[..., QemuVM],
+                                                        tmp_path: Path) -> None:
+    path = hostile_path(tmp_path / "d", HOSTILE["non-utf8"])
+    source = loaded_vm()
+    with pytest.raises(InputError, match="--transport fd or auto"):
+        save(str(source.qmp_path), path, transport="exec")
+    assert os.listdir(tmp_path / "d") == []
+    with source.client() as qmp:
+        assert qmp.query_migrate().status == "none"  # nothing was sent
 
 
 def test_save_over_a_longer_image_leaves_no_stale_bytes(loaded_vm: Callable[..., QemuVM],
