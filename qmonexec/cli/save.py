@@ -38,8 +38,13 @@ and the file was fsync'ed; only then is the header marked complete.  On any
 failure the migration is cancelled, the failing stage is named, and the
 header stays marked incomplete so the image can never be restored by mistake.
 
+The image is written to a temporary file beside TARGET and renamed over it
+only once proven: a failed or interrupted save leaves an older TARGET intact.
+A second save of the same VM or into the same TARGET fails at once.
+
 exit status: 0 saved; 1 the save failed (the stage is named); 2 bad input;
-3 connection or protocol failure; 130 interrupted (migration cancelled).
+3 connection or protocol failure; 130/143/129 interrupted by SIGINT/SIGTERM/
+SIGHUP (migration cancelled, nothing replaced).
 """
 
 SAVE_EPILOG = """\
@@ -125,6 +130,10 @@ def register(subparsers: Any) -> None:
                            "libvirt's exact string records none: success CANNOT be proven")
     save.add_argument("--block-size", metavar="BYTES", type=size, default=4096,
                       help="the header is padded to a multiple of this (default 4096)")
+    save.add_argument("--no-cmdline", action="store_true",
+                      help="do not record the source QEMU's command line in the header")
+    save.add_argument("--keep-partial", action="store_true",
+                      help="on failure keep the temporary file (named in the message)")
     save.add_argument("--quiet", "-q", action="store_true", help="no progress display")
     save.set_defaults(handler=_save)
 
@@ -135,8 +144,12 @@ def register(subparsers: Any) -> None:
     restore.add_argument("--qmp", required=True, metavar="SOCKET",
                          help="the destination's QMP socket")
     restore.add_argument("source", metavar="SOURCE", type=_path, help="absolute path of the image")
-    restore.add_argument("--then", choices=AFTER_RESTORE, default="resume",
-                         help="the VM after the restore: resume (default) or pause")
+    restore.add_argument("--then", choices=AFTER_RESTORE, default=AFTER_RESTORE[0],
+                         help="the VM after the restore: as-saved (default: the run state the "
+                              "image records; resume when it records none), pause or resume")
+    restore.add_argument("--force", action="store_true",
+                         help="load even if the destination's machine type or RAM size differs "
+                              "from the saved source's")
     restore.add_argument("--offset", metavar="BYTES", type=size, default=None,
                          help="raw image: where the stream starts (skips the header checks)")
     restore.add_argument("--decompress", metavar="NAME", default=None,
@@ -262,6 +275,17 @@ def _signals_interrupt() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+def _signal_name(exc: KeyboardInterrupt) -> str:
+    name = exc.args[0] if exc.args and isinstance(exc.args[0], str) else "SIGINT"
+    return name if name in signal.Signals.__members__ else "SIGINT"
+
+
+def interrupted_status(exc: KeyboardInterrupt) -> int:
+    """The shell's exit status for a command ended by the signal behind ``exc``: 128 + its
+    number (130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP)."""
+    return 128 + int(signal.Signals[_signal_name(exc)])
+
+
 def _save(args: argparse.Namespace) -> int:
     from ..save import save
 
@@ -282,16 +306,18 @@ def _save(args: argparse.Namespace) -> int:
         kwargs["bandwidth"] = args.bandwidth
     try:
         with _signals_interrupt():
-                result = save(args.qmp, args.target, compress=args.compress,
+            result = save(args.qmp, args.target, compress=args.compress,
                           metadata=args.metadata, then=args.then, timeout=args.timeout,
                           profile_name=args.profile, header_bytes=header_bytes,
-                          block_size=args.block_size, progress=display, **kwargs)
-    except KeyboardInterrupt:
+                          block_size=args.block_size, progress=display,
+                          record_cmdline=not args.no_cmdline, keep_partial=args.keep_partial,
+                          **kwargs)
+    except KeyboardInterrupt as exc:
         if display is not None:
             display.close()
-        print(f"qmonexec: save interrupted: the migration was cancelled and {args.target!r} is "
-              "still marked incomplete", file=sys.stderr)
-        return 130
+        print(f"qmonexec: save interrupted ({_signal_name(exc)}): the migration was cancelled "
+              f"and {args.target!r} was not replaced", file=sys.stderr)
+        return interrupted_status(exc)
     finally:
         if display is not None:
             display.close()
@@ -308,6 +334,7 @@ def _save(args: argparse.Namespace) -> int:
 
 def _restore(args: argparse.Namespace) -> int:
     from ..save import restore
+    from ..save.destination import MismatchError
 
     if args.decompress is not None and args.offset is None:
         raise InputError("--decompress is for images without a qmonexec header; give --offset "
@@ -315,7 +342,10 @@ def _restore(args: argparse.Namespace) -> int:
     display = _display(args.quiet)
     try:
         result = restore(args.qmp, args.source, offset=args.offset, decompress=args.decompress,
-                         then=args.then, timeout=args.timeout, progress=display)
+                         then=args.then, timeout=args.timeout, progress=display,
+                         force=args.force)
+    except MismatchError as exc:
+        raise InputError(f"{exc.reason}; to load anyway, add --force") from None
     finally:
         if display is not None:
             display.close()

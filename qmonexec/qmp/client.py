@@ -176,6 +176,11 @@ class QMPClient(MigrationCommands):
         return self._sock is not None
 
     @property
+    def raw_socket(self) -> socket.socket | None:
+        """The connected socket (for its peer's credentials), ``None`` when not connected."""
+        return self._sock
+
+    @property
     def greeting(self) -> Greeting:
         """The greeting QEMU sent on connect (raises :class:`ConnectionClosed` before that)."""
         if self._greeting is None:
@@ -211,7 +216,15 @@ class QMPClient(MigrationCommands):
             selector = selectors.DefaultSelector()
             selector.register(sock, selectors.EVENT_READ)
             self._selector = selector
-            first = self._read_message(deadline, "the QMP greeting", self.connect_timeout)
+            try:
+                first = self._read_message(deadline, "the QMP greeting", self.connect_timeout)
+            except Timeout as exc:
+                if self.kind != "unix":
+                    raise
+                # QEMU serves one client per monitor socket: a second one waits, silently.
+                raise Timeout(f"{exc}; QEMU serves one client at a time on a monitor socket, "
+                              "so another client (a second qmonexec, libvirt, a shell) may "
+                              "be holding it", timeout=exc.timeout) from None
             self._greeting = Greeting.from_message(first)
             if self.negotiate:
                 self._execute("qmp_capabilities", None, deadline, self.connect_timeout)

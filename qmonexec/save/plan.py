@@ -12,11 +12,13 @@ from __future__ import annotations
 __all__ = [
     "DEFAULT_BANDWIDTH",
     "RestorePlan",
+    "RestoreThen",
     "SavePlan",
     "Then",
     "plan_restore",
     "plan_save",
     "resolve_compression",
+    "resolve_then",
 ]
 
 import os
@@ -36,7 +38,7 @@ from ..spec import (
     compression,
 )
 from ..spec import profile as find_profile
-from ..vocabulary import AFTER_RESTORE, AFTER_SAVE, spoken
+from ..vocabulary import AFTER_RESTORE, AFTER_SAVE, AS_SAVED, spoken
 from .image import (
     MAGIC,
     ImageError,
@@ -48,6 +50,7 @@ from .image import (
 )
 from .programs import find_program
 from .progress import Progress
+from .source import source_running
 from .target import check_target, show
 
 if TYPE_CHECKING:
@@ -58,6 +61,7 @@ if TYPE_CHECKING:
 DEFAULT_BANDWIDTH = 1 << 40
 
 Then = Literal["pause", "resume", "quit"]
+RestoreThen = Literal["as-saved", "pause", "resume"]
 
 ProgressHook = Callable[[Progress], None]
 
@@ -117,6 +121,10 @@ class SavePlan(_Plan):
     header_bytes: bytes | None
     bandwidth: int | None
     then: Then
+    #: Record the source QEMU's argv (secrets redacted) in the header.
+    record_cmdline: bool = True
+    #: On failure keep the temporary file (named in the error) instead of removing it.
+    keep_partial: bool = False
 
     @property
     def target(self) -> str | bytes:
@@ -133,7 +141,8 @@ def plan_save(target: str | bytes | os.PathLike[str], *, compress: str | Compres
               metadata: dict[str, Any] | None, header_bytes: bytes | None,
               bandwidth: int | None, then: Then, timeout: float | None, profile_name: str,
               block_size: int, policy: Policy | None, progress: ProgressHook | None,
-              qmp_socket: str | None) -> SavePlan:
+              qmp_socket: str | None, record_cmdline: bool = True,
+              keep_partial: bool = False) -> SavePlan:
     """Check the arguments of :func:`qmonexec.save.save`; find the programs the pipeline runs."""
     started = time.monotonic()
     deadline = _deadline(started, timeout)
@@ -158,7 +167,8 @@ def plan_save(target: str | bytes | os.PathLike[str], *, compress: str | Compres
     find_program("dd", "program")
     return SavePlan(policy=_policy(policy, comp), progress=progress, started=started,
                     deadline=deadline, spec=spec, metadata=metadata, header_bytes=header_bytes,
-                    bandwidth=bandwidth, then=then)
+                    bandwidth=bandwidth, then=then, record_cmdline=record_cmdline,
+                    keep_partial=keep_partial)
 
 
 @dataclass(frozen=True)
@@ -169,6 +179,8 @@ class RestorePlan(_Plan):
     size: int
     header: ImageHeader | None
     then: Literal["pause", "resume"]
+    #: Load even when the destination's machine type or RAM size differs from the header's.
+    force: bool = False
 
     @property
     def source(self) -> str | bytes:
@@ -191,9 +203,9 @@ def _from_header(source: str | bytes, decompress: str | Compression | None,
 
 
 def plan_restore(source: str | bytes | os.PathLike[str], *, offset: int | None,
-                 decompress: str | Compression | None, then: Literal["pause", "resume"],
+                 decompress: str | Compression | None, then: RestoreThen,
                  timeout: float | None, policy: Policy | None,
-                 progress: ProgressHook | None) -> RestorePlan:
+                 progress: ProgressHook | None, force: bool = False) -> RestorePlan:
     """Check the arguments of :func:`qmonexec.save.restore` and the image itself."""
     started = time.monotonic()
     deadline = _deadline(started, timeout)
@@ -228,4 +240,14 @@ def plan_restore(source: str | bytes | os.PathLike[str], *, offset: int | None,
         find_program(comp.decompress[0], "decompressor")
     find_program("dd", "program")
     return RestorePlan(policy=_policy(policy, comp), progress=progress, started=started,
-                       deadline=deadline, spec=spec, size=size, header=header, then=then)
+                       deadline=deadline, spec=spec, size=size, header=header,
+                       then=resolve_then(then, header), force=force)
+
+
+def resolve_then(then: RestoreThen, header: ImageHeader | None) -> Literal["pause", "resume"]:
+    """``as-saved``: ``pause`` for a source that was paused, ``resume`` for a running one or
+    an image that does not record its state (as before version 2)."""
+    if then == AS_SAVED:
+        paused = source_running(header.source if header else None) is False
+        return "pause" if paused else "resume"
+    return "pause" if then == "pause" else "resume"

@@ -16,12 +16,13 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from ..vocabulary import STATUS_NONE, VM_INMIGRATE, VM_POSTMIGRATE, VM_RUNNING
+from .destination import StderrTail, check_matches
 from .errors import RestoreError, VMStateError
 from .image import ImageHeader
-from .plan import RestorePlan, plan_restore
+from .plan import RestorePlan, RestoreThen, plan_restore
 from .progress import Meter, Progress
 from .qemu import connect, query_status
 from .target import alias, is_plain, private_dir
@@ -54,11 +55,12 @@ def restore(
     *,
     offset: int | None = None,
     decompress: str | Compression | None = None,
-    then: Literal["pause", "resume"] = "resume",
+    then: RestoreThen = "as-saved",
     timeout: float | None = None,
     policy: Policy | None = None,
     progress: Callable[[Progress], None] | None = None,
     qmp_timeout: float = 30.0,
+    force: bool = False,
 ) -> RestoreResult:
     """Restore the image ``source`` into the QEMU behind ``qmp`` (started with ``-incoming defer``).
 
@@ -66,7 +68,13 @@ def restore(
     decompressor and must be complete; the file size is checked against the
     recorded stream length before QEMU is asked.  With ``offset`` (an image
     with a header of your own, or none: 0) ``decompress`` names the format.
-    ``then``: ``resume`` (``cont``) or ``pause`` (``stop`` if the guest runs).
+    ``then``: ``as-saved`` (the run state the header records: a paused source
+    stays paused, a running one resumes; ``resume`` when the image does not
+    record it), ``resume`` (``cont``) or ``pause`` (``stop`` if the guest runs).
+    The destination's machine type and RAM size must match the recorded
+    source's (:class:`~.destination.MismatchError`) unless ``force``.  When
+    QEMU exits while loading, the error quotes the last lines of its stderr
+    (when that is a regular file).
     Raises :class:`~qmonexec.save.image.ImageError` subclasses for unusable
     images, :class:`VMStateError` when QEMU is not waiting for an incoming
     migration, :class:`RestoreError` when the load fails.
@@ -74,7 +82,7 @@ def restore(
     from ..build import restore_uri
 
     plan = plan_restore(source, offset=offset, decompress=decompress, then=then,
-                        timeout=timeout, policy=policy, progress=progress)
+                        timeout=timeout, policy=policy, progress=progress, force=force)
     work_dir: str | bytes | None = None
     try:
         spec = plan.spec
@@ -95,6 +103,14 @@ def restore(
     return RestoreResult(plan.source, plan.spec.offset, comp.name if comp else "raw",
                          time.monotonic() - plan.started, vm_status, plan.header, uri,
                          spec.source != plan.source)
+
+
+def _why(lines: list[str]) -> str:
+    """What QEMU said on stderr, or where to look when it could not be read."""
+    if lines:
+        return "; QEMU's last words on stderr:\n  " + "\n  ".join(lines)
+    return ("(it does so when the stream is truncated or corrupt, or the machine options "
+            "differ from the source's); see QEMU's stderr")
 
 
 def _check_destination(client: QMPClient) -> None:
@@ -118,18 +134,21 @@ def _load(client: QMPClient, plan: RestorePlan, uri: str, read_as: bytes) -> str
     from ..qmp import ConnectionClosed, MigrationError, QMPError
 
     _check_destination(client)
+    if not plan.force:
+        check_matches(client, plan.header.source if plan.header else None)
     events_before = enable_events(client)
-    client.migrate_incoming(uri, policy=plan.policy)
-    meter = Meter("restore", plan.progress)
+    stderr = StderrTail(client)
     try:
+        client.migrate_incoming(uri, policy=plan.policy)
+        meter = Meter("restore", plan.progress)
         wait_loaded(client, read_as if plan.progress else None, plan.size, plan.deadline, meter)
     except ConnectionClosed:
-        raise RestoreError(
-            "qemu", "the destination QEMU exited while loading the image (it does so when "
-            "the stream is truncated or corrupt, or the machine options differ from the "
-            "source's); see QEMU's stderr") from None
+        raise RestoreError("qemu", "the destination QEMU exited while loading the image "
+                           + _why(stderr.lines())) from None
     except (MigrationError, QMPError) as exc:
         raise RestoreError("qemu", str(exc)) from None
+    finally:
+        stderr.close()
     restore_events(client, events_before)
     vm_status = query_status(client)
     if plan.then == "resume":
