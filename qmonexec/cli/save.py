@@ -167,6 +167,10 @@ def register(subparsers: Any) -> None:
                     "the file is not a readable qmonexec image.")
     inspect.add_argument("file", metavar="FILE", type=_path)
     inspect.add_argument("--json", action="store_true", help="print the header as JSON")
+    inspect.add_argument("--cmdline", action="store_true",
+                         help="print the source QEMU's command line as a destination needs it "
+                              "(monitors, -incoming, -daemonize, -pidfile removed; -S "
+                              "-incoming defer added): add a -qmp socket and run it")
     inspect.set_defaults(handler=_inspect)
 
 
@@ -370,13 +374,51 @@ def _show_header(header: ImageHeader, size: int) -> str:
     lines.append(f"{'file_size':14} {size}")
     if header.metadata is not None:
         lines.append(f"{'metadata':14} {json.dumps(header.metadata, sort_keys=True)}")
+    lines.extend(_show_source(header.source))
     return "\n".join(lines)
+
+
+def _show_source(source: dict[str, Any] | None) -> list[str]:
+    """The recorded source VM, one field a line (nothing for a version 1 header)."""
+    if not isinstance(source, dict):
+        return []
+    lines = []
+    running = source.get("running")
+    state = {True: "running", False: "paused"}.get(running) if isinstance(running, bool) else None
+    status = source.get("status")
+    if state or status:
+        lines.append(f"{'source_state':14} {state or '?'} ({status or '?'})")
+    for key, label in (("machine", "source_machine"), ("ram_size", "source_ram"),
+                       ("qemu_version", "source_qemu")):
+        value = source.get(key)
+        if value is not None:
+            shown = f"{value} ({_bytes(value)})" if key == "ram_size" else value
+            lines.append(f"{label:14} {shown}")
+    argv = source.get("argv")
+    lines.append(f"{'source_argv':14} " + (f"{len(argv)} words recorded (inspect --cmdline)"
+                                          if isinstance(argv, list) else "not recorded"))
+    return lines
+
+
+def _print_cmdline(header: ImageHeader) -> int:
+    from ..quoting import quote_words
+    from ..save.cmdline import destination_argv
+
+    argv = header.source.get("argv") if isinstance(header.source, dict) else None
+    if not isinstance(argv, list) or not all(isinstance(w, str) for w in argv) or not argv:
+        raise InputError("the image records no command line of its source QEMU (the save was "
+                         "told not to record it, the QMP peer was not a QEMU process, or the "
+                         "image predates header format version 2)")
+    print(quote_words(destination_argv(argv)))
+    return 0
 
 
 def _inspect(args: argparse.Namespace) -> int:
     from ..save.image import ImageError, check_stream, read_header
 
     header = read_header(args.file, require_complete=False, check_size=False)
+    if args.cmdline:
+        return _print_cmdline(header)
     try:
         file_size = os.stat(args.file).st_size
     except OSError as exc:

@@ -8,6 +8,7 @@ reported with QEMU's own words from its stderr.
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +20,9 @@ from qmonexec.save import RestoreError, restore, save
 from qmonexec.save.cmdline import REDACTED
 from qmonexec.save.destination import MismatchError
 from qmonexec.save.image import read_header
-from tests.helpers.qemu import QEMU_PROGRAM, QemuVM
+from tests.helpers.cli import cli
+from tests.helpers.qemu import QEMU_PROGRAM, QemuVM, start_qemu
+from tests.helpers.unquote import split_words
 from tests.save.test_roundtrip import dump
 
 pytestmark = pytest.mark.system
@@ -137,3 +140,36 @@ def test_a_greeting_timeout_names_the_one_client_rule(qemu: QemuVM) -> None:
             QMPClient(str(qemu.qmp_path), connect_timeout=0.5).connect()
     finally:
         holder.close()
+
+
+def test_inspect_cmdline_starts_a_destination_that_restore_loads(
+        loaded_vm: Callable[..., QemuVM], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    source = loaded_vm()
+    target = tmp_path / "vm.img"
+    save(str(source.qmp_path), str(target))
+    before = dump(source, tmp_path / "source.ram")
+    status, out, err = cli(capsys, "inspect", "--cmdline", str(target))
+    assert status == 0, err
+    argv = [os.fsdecode(word) for word in split_words(out.strip())]
+    assert argv[-3:] == ["-S", "-incoming", "defer"] and "-qmp" not in argv
+    destination = start_qemu(*argv[1:], program=argv[0], base_args=())
+    try:
+        restore(str(destination.qmp_path), str(target))
+        assert dump(destination, tmp_path / "destination.ram") == before
+    finally:
+        destination.stop()
+
+
+def test_inspect_shows_the_source(loaded_vm: Callable[..., QemuVM], tmp_path: Path,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    source = loaded_vm()
+    target = tmp_path / "vm.img"
+    save(str(source.qmp_path), str(target), record_cmdline=False)
+    status, out, _ = cli(capsys, "inspect", str(target))
+    assert status == 0
+    assert "source_state   paused (prelaunch)" in out
+    assert "source_machine pc-i440fx-7.2" in out and "source_ram     67108864" in out
+    assert "source_argv    not recorded" in out
+    status, _, err = cli(capsys, "inspect", "--cmdline", str(target))
+    assert status == 2 and "records no command line" in err
