@@ -413,9 +413,32 @@ def _print_cmdline(header: ImageHeader) -> int:
     return 0
 
 
+def _inspect_libvirt(args: argparse.Namespace) -> int:
+    from ..save.libvirt_image import read_libvirt
+
+    image = read_libvirt(args.file)
+    if args.cmdline:
+        raise InputError("a libvirt save image records the domain XML, not a QEMU command "
+                         "line; start the destination the way libvirt would, from that XML")
+    info = image.describe()
+    if args.json:
+        print(json.dumps({**info, "xml": image.xml}, indent=2, sort_keys=True))
+    else:
+        print(f"{'state':14} {info['state']}" + ("" if image.complete else
+                                                   "  (libvirt's save unfinished or failed)"))
+        for key, value in info.items():
+            if key != "state" and value is not None:
+                shown = f"{value} ({_bytes(value)})" if key == "memory" else value
+                print(f"{key:14} {shown}")
+    return 0 if image.complete else 1
+
+
 def _inspect(args: argparse.Namespace) -> int:
     from ..save.image import ImageError, check_stream, read_header
+    from ..save.libvirt_image import is_libvirt
 
+    if is_libvirt(args.file):
+        return _inspect_libvirt(args)
     header = read_header(args.file, require_complete=False, check_size=False)
     if args.cmdline:
         return _print_cmdline(header)

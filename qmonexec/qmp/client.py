@@ -148,6 +148,8 @@ class QMPClient(MigrationCommands):
         self.max_message_size = max_message_size
         self.read_size = read_size
         self._sock: socket.socket | None = None
+        #: File descriptors to attach (SCM_RIGHTS) to the next command sent: see send_fd().
+        self._fds_to_send: list[int] = []
         self._selector: selectors.BaseSelector | None = None
         self._frames = FrameBuffer(max_message_size)
         self._lines: collections.deque[bytes] = collections.deque()
@@ -317,7 +319,11 @@ class QMPClient(MigrationCommands):
                 if not writable.select(remaining):
                     continue
                 try:
-                    count = sock.send(view)
+                    if self._fds_to_send:
+                        count = socket.send_fds(sock, [view], self._fds_to_send)
+                        self._fds_to_send = []
+                    else:
+                        count = sock.send(view)
                 except (BlockingIOError, InterruptedError):
                     continue
                 except OSError as exc:
@@ -473,6 +479,17 @@ class QMPClient(MigrationCommands):
         )
 
     # ----------------------------------------------------------------- public API
+
+    def send_fd(self, name: str, fd: int, *, timeout: float | None = None) -> None:
+        """``getfd``: give QEMU a copy of ``fd`` under ``name`` (a Unix socket only), for
+        URIs such as ``fd:NAME``.  The caller keeps (and closes) its own ``fd``."""
+        if self.kind not in ("unix", "socket"):
+            raise InputError("file descriptors can be passed over a Unix socket only")
+        self._fds_to_send = [fd]
+        try:
+            self.execute("getfd", {"fdname": name}, timeout=timeout)
+        finally:
+            self._fds_to_send = []
 
     def execute(
         self,

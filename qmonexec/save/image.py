@@ -110,7 +110,8 @@ STREAM_ALIGNMENT = 64 << 10
 
 #: Other formats we can name when someone hands us their file.
 _FOREIGN: tuple[tuple[bytes, str], ...] = (
-    (b"LibvirtQemudSave", "a libvirt save image (use virsh restore)"),
+    (b"LibvirtQemudSave", "a libvirt save image (restore() and inspect read it without an "
+                          "offset)"),
     (b"LibvirtQemudPart", "an unfinished libvirt save image"),
     (b"QEVM", "a bare QEMU migration stream with no header (restore it with --offset 0)"),
     (b"\x1f\x8b", "a gzip file (a compressed stream with no header: --offset 0 --decompress gzip)"),

@@ -8,7 +8,7 @@ stream); QEMU, started with ``-incoming defer``, then reads the stream through
 
 from __future__ import annotations
 
-__all__ = ["RestoreResult", "restore"]
+__all__ = ["LoadPlan", "RestoreResult", "check_destination", "load", "restore"]
 
 import os
 import shutil
@@ -16,7 +16,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ..vocabulary import STATUS_NONE, VM_INMIGRATE, VM_POSTMIGRATE, VM_RUNNING
 from .destination import StderrTail, check_matches
@@ -80,7 +80,13 @@ def restore(
     migration, :class:`RestoreError` when the load fails.
     """
     from ..build import restore_uri
+    from .libvirt_image import is_libvirt
 
+    if offset is None and decompress is None and is_libvirt(os.fspath(source)):
+        from .libvirt_restore import restore_libvirt
+
+        return restore_libvirt(qmp, os.fspath(source), then=then, timeout=timeout,
+                               progress=progress, qmp_timeout=qmp_timeout, force=force)
     plan = plan_restore(source, offset=offset, decompress=decompress, then=then,
                         timeout=timeout, policy=policy, progress=progress, force=force)
     work_dir: str | bytes | None = None
@@ -113,7 +119,7 @@ def _why(lines: list[str]) -> str:
             "differ from the source's); see QEMU's stderr")
 
 
-def _check_destination(client: QMPClient) -> None:
+def check_destination(client: QMPClient) -> None:
     """Raise :class:`VMStateError` unless QEMU waits for an incoming migration."""
     status = query_status(client)
     if status == VM_POSTMIGRATE:
@@ -131,17 +137,41 @@ def _check_destination(client: QMPClient) -> None:
 
 def _load(client: QMPClient, plan: RestorePlan, uri: str, read_as: bytes) -> str:
     """Have QEMU load the image through ``uri``; leave the VM as asked; return its status."""
+    return load(client, plan, plan.header.source if plan.header else None,
+                lambda: client.migrate_incoming(uri, policy=plan.policy),
+                read_as if plan.progress else None)
+
+
+class LoadPlan(Protocol):
+    """What :func:`load` needs of a plan (a :class:`RestorePlan` has it all)."""
+
+    @property
+    def then(self) -> Literal["pause", "resume"]: ...
+    @property
+    def force(self) -> bool: ...
+    @property
+    def progress(self) -> Callable[[Progress], None] | None: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def deadline(self) -> float | None: ...
+
+
+def load(client: QMPClient, plan: LoadPlan, source: dict[str, Any] | None,
+         start: Callable[[], None], read_as: bytes | None) -> str:
+    """Check the destination (against ``source`` unless ``plan.force``), ``start`` the
+    incoming migration, wait for it, leave the VM as ``plan.then`` says; return its status."""
     from ..qmp import ConnectionClosed, MigrationError, QMPError
 
-    _check_destination(client)
+    check_destination(client)
     if not plan.force:
-        check_matches(client, plan.header.source if plan.header else None)
+        check_matches(client, source)
     events_before = enable_events(client)
     stderr = StderrTail(client)
     try:
-        client.migrate_incoming(uri, policy=plan.policy)
+        start()
         meter = Meter("restore", plan.progress)
-        wait_loaded(client, read_as if plan.progress else None, plan.size, plan.deadline, meter)
+        wait_loaded(client, read_as, plan.size, plan.deadline, meter)
     except ConnectionClosed:
         raise RestoreError("qemu", "the destination QEMU exited while loading the image "
                            + _why(stderr.lines())) from None
