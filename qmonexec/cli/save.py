@@ -22,7 +22,7 @@ from ..vocabulary import (
     STATUS_COMPLETED,
     spoken,
 )
-from .uri import PROFILE_HELP, size
+from .uri import PROFILE_HELP, cli_compression, command_words, size
 
 _FORMATS = f"{RAW} (default), {spoken(COMPRESSORS)}"
 
@@ -110,8 +110,12 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     save.add_argument("--qmp", required=True, metavar="SOCKET", help="the source's QMP socket")
     save.add_argument("target", metavar="TARGET", type=_path, help="absolute path of the image")
-    save.add_argument("--compress", metavar="NAME", default=None,
-                      help=_FORMATS)
+    group = save.add_mutually_exclusive_group()
+    group.add_argument("--compress", metavar="NAME", default=None, help=_FORMATS)
+    group.add_argument("--compress-cmd", metavar="CMD", type=command_words,
+                       help="custom compressor, split on spaces, e.g. 'pigz -c' (its program "
+                            "is allowed in the pipeline; the header records PROGRAM -dc for "
+                            "information only)")
     save.add_argument("--metadata", metavar="JSON", type=_metadata,
                       help="a JSON object stored in the header")
     save.add_argument("--header-file", metavar="FILE",
@@ -152,8 +156,13 @@ def register(subparsers: Any) -> None:
                               "from the saved source's")
     restore.add_argument("--offset", metavar="BYTES", type=size, default=None,
                          help="raw image: where the stream starts (skips the header checks)")
-    restore.add_argument("--decompress", metavar="NAME", default=None,
-                         help=f"raw image: {_FORMATS}")
+    group = restore.add_mutually_exclusive_group()
+    group.add_argument("--compress", "--decompress", dest="compress", metavar="NAME",
+                       default=None, help=f"raw image (with --offset): {_FORMATS}")
+    group.add_argument("--decompress-cmd", metavar="CMD", type=command_words,
+                       help="custom decompressor, split on spaces, e.g. 'pigz -dc': for a "
+                            "raw image (with --offset) or a header that records a custom "
+                            "compressor")
     restore.add_argument("--timeout", metavar="S", type=_seconds, default=None,
                          help="give up after S seconds (default: no limit)")
     restore.add_argument("--quiet", "-q", action="store_true", help="no progress display")
@@ -167,6 +176,11 @@ def register(subparsers: Any) -> None:
                     "the file is not a readable qmonexec image.")
     inspect.add_argument("file", metavar="FILE", type=_path)
     inspect.add_argument("--json", action="store_true", help="print the header as JSON")
+    inspect.add_argument("--offset", metavar="BYTES", type=size, default=None,
+                         help="an image with a header of your own: where the stream starts "
+                              "(checks that a stream of the --compress format starts there)")
+    inspect.add_argument("--compress", metavar="NAME", default=None,
+                         help=f"with --offset: the stream's format, {_FORMATS}")
     inspect.add_argument("--cmdline", action="store_true",
                          help="print the source QEMU's command line as a destination needs it "
                               "(monitors, -incoming, -daemonize, -pidfile removed; -S "
@@ -304,13 +318,14 @@ def _save(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise InputError(f"cannot read --header-file {args.header_file!r}: "
                              f"{exc.strerror}") from None
+    compress = cli_compression(args.compress, args.compress_cmd, "--compress-cmd")
     display = _display(args.quiet)
     kwargs: dict[str, Any] = {}
     if args.bandwidth is not None:
         kwargs["bandwidth"] = args.bandwidth
     try:
         with _signals_interrupt():
-            result = save(args.qmp, args.target, compress=args.compress,
+            result = save(args.qmp, args.target, compress=compress,
                           metadata=args.metadata, then=args.then, timeout=args.timeout,
                           profile_name=args.profile, header_bytes=header_bytes,
                           block_size=args.block_size, progress=display,
@@ -339,17 +354,27 @@ def _save(args: argparse.Namespace) -> int:
 def _restore(args: argparse.Namespace) -> int:
     from ..save import restore
     from ..save.destination import MismatchError
+    from ..save.image import ForeignFormatError
+    from ..save.plan import CustomCompressorError
 
-    if args.decompress is not None and args.offset is None:
-        raise InputError("--decompress is for images without a qmonexec header; give --offset "
+    if args.compress is not None and args.offset is None:
+        raise InputError("--compress is for images without a qmonexec header; give --offset "
                          "too (a qmonexec header records its own format)")
+    decompress = cli_compression(args.compress, args.decompress_cmd, "--decompress-cmd",
+                                 decompress=True)
     display = _display(args.quiet)
     try:
-        result = restore(args.qmp, args.source, offset=args.offset, decompress=args.decompress,
+        result = restore(args.qmp, args.source, offset=args.offset, decompress=decompress,
                          then=args.then, timeout=args.timeout, progress=display,
                          force=args.force)
     except MismatchError as exc:
         raise InputError(f"{exc.reason}; to load anyway, add --force") from None
+    except CustomCompressorError as exc:
+        raise InputError(f"{args.source!r} was compressed with a custom program; qmonexec "
+                         "never runs a program named by a file: give the decompressor with "
+                         f"--decompress-cmd '{' '.join(exc.recorded)}' if you trust it") from None
+    except ForeignFormatError as exc:
+        raise InputError(f"{exc}{_OWN_HEADER_HINT}") from None
     finally:
         if display is not None:
             display.close()
@@ -413,6 +438,47 @@ def _print_cmdline(header: ImageHeader) -> int:
     return 0
 
 
+#: What restore and inspect add to "not a qmonexec image": their own options for that case.
+_OWN_HEADER_HINT = ("; for a stream behind a header of your own (or none), give --offset N "
+                    "and --compress NAME")
+
+#: How each stream format starts: a QEMU migration stream, and the compressors' magic.
+_STREAM_MAGIC = {RAW: b"QEVM", "gzip": b"\x1f\x8b", "bzip2": b"BZh", "xz": b"\xfd7zXZ\x00",
+                 "lzop": b"\x89LZO", "zstd": b"\x28\xb5\x2f\xfd"}
+
+
+def _inspect_own(args: argparse.Namespace) -> int:
+    """An image with a header of the user's own: does a stream of the format start there?"""
+    fmt = args.compress or RAW
+    if fmt not in _STREAM_MAGIC:
+        raise InputError(f"unknown compression format {fmt!r}; --compress takes "
+                         f"{', '.join(_STREAM_MAGIC)}")
+    try:
+        with open(args.file, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            handle.seek(args.offset)
+            start = handle.read(8)
+    except OSError as exc:
+        raise InputError(f"cannot read {args.file!r}: {exc.strerror}") from None
+    expected = _STREAM_MAGIC[fmt]
+    problem = None
+    if size <= args.offset:
+        problem = f"the file is {size} bytes long: no stream after byte {args.offset}"
+    elif not start.startswith(expected):
+        found = [name for name, magic in _STREAM_MAGIC.items() if start.startswith(magic)]
+        problem = (f"the bytes at {args.offset} are not the start of a {fmt} stream"
+                   + (f" (they look like {found[0]})" if found else ""))
+    info = {"format": "own header", "offset": args.offset, "compression": fmt,
+            "file_size": size, "stream_length": max(size - args.offset, 0), "problem": problem}
+    if args.json:
+        print(json.dumps(info, indent=2, sort_keys=True))
+    else:
+        for key, value in info.items():
+            if value is not None:
+                print(f"{key:14} {value}")
+    return 0 if problem is None else 1
+
+
 def _inspect_libvirt(args: argparse.Namespace) -> int:
     from ..save.libvirt_image import read_libvirt
 
@@ -434,12 +500,20 @@ def _inspect_libvirt(args: argparse.Namespace) -> int:
 
 
 def _inspect(args: argparse.Namespace) -> int:
-    from ..save.image import ImageError, check_stream, read_header
+    from ..save.image import ForeignFormatError, ImageError, check_stream, read_header
     from ..save.libvirt_image import is_libvirt
 
+    if args.compress is not None and args.offset is None:
+        raise InputError("--compress describes a stream at --offset; give --offset too (a "
+                         "qmonexec header records its own format)")
+    if args.offset is not None:
+        return _inspect_own(args)
     if is_libvirt(args.file):
         return _inspect_libvirt(args)
-    header = read_header(args.file, require_complete=False, check_size=False)
+    try:
+        header = read_header(args.file, require_complete=False, check_size=False)
+    except ForeignFormatError as exc:
+        raise InputError(f"{exc}{_OWN_HEADER_HINT}") from None
     if args.cmdline:
         return _print_cmdline(header)
     try:

@@ -113,10 +113,10 @@ _FOREIGN: tuple[tuple[bytes, str], ...] = (
     (b"LibvirtQemudSave", "a libvirt save image (restore() and inspect read it without an "
                           "offset)"),
     (b"LibvirtQemudPart", "an unfinished libvirt save image"),
-    (b"QEVM", "a bare QEMU migration stream with no header (restore it with --offset 0)"),
-    (b"\x1f\x8b", "a gzip file (a compressed stream with no header: --offset 0 --decompress gzip)"),
-    (b"\x28\xb5\x2f\xfd", "a zstd file (--offset 0 --decompress zstd)"),
-    (b"\xfd7zXZ\x00", "an xz file (--offset 0 --decompress xz)"),
+    (b"QEVM", "a bare QEMU migration stream with no header (offset 0)"),
+    (b"\x1f\x8b", "a gzip file (a compressed stream with no header: offset 0, compression gzip)"),
+    (b"\x28\xb5\x2f\xfd", "a zstd file (offset 0, compression zstd)"),
+    (b"\xfd7zXZ\x00", "an xz file (offset 0, compression xz)"),
 )
 
 
@@ -335,7 +335,8 @@ def parse_header(data: bytes, *, path: str | bytes | None = None) -> ImageHeader
                                          path=path)
         raise ForeignFormatError(
             f"{name} is not a qmonexec image (it does not start with {MAGIC.decode()}); for an "
-            "image with a header of your own, give --offset and --decompress", path=path)
+            "image with a header of your own, give the stream's offset and its compression",
+            path=path)
     if len(data) < PREFIX_SIZE:
         raise TruncatedImageError(f"{name} ends inside the qmonexec header ({len(data)} of "
                                   f"{PREFIX_SIZE} fixed bytes)", path=path)

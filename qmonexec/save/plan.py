@@ -11,6 +11,7 @@ from __future__ import annotations
 
 __all__ = [
     "DEFAULT_BANDWIDTH",
+    "CustomCompressorError",
     "RestorePlan",
     "RestoreThen",
     "SavePlan",
@@ -64,6 +65,15 @@ Then = Literal["pause", "resume", "quit"]
 RestoreThen = Literal["as-saved", "pause", "resume"]
 
 ProgressHook = Callable[[Progress], None]
+
+
+class CustomCompressorError(InputError):
+    """The header names a custom compressor; ``recorded`` is its decompressor argv (never run
+    unless the caller passes it)."""
+
+    def __init__(self, message: str, *, recorded: tuple[str, ...]) -> None:
+        super().__init__(message, value=recorded)
+        self.recorded = recorded
 
 
 def resolve_compression(value: str | Compression | None) -> Compression | None:
@@ -194,10 +204,12 @@ def _from_header(source: str | bytes, decompress: str | Compression | None,
     header = read_header(source)
     if decompress is None and header.compression != "raw":
         if header.decompress is not None:
-            raise InputError(
+            raise CustomCompressorError(
                 f"{show(source)} was compressed with the custom program "
                 f"{header.compression!r}; qmonexec never runs a program named by a file: "
-                f"pass the decompressor yourself (recorded: {' '.join(header.decompress)})")
+                f"pass the decompressor yourself (restore(..., decompress="
+                f"Compression.custom({list(header.decompress)!r})))",
+                recorded=header.decompress)
         decompress = header.compression
     return header, decompress
 

@@ -174,8 +174,8 @@ def _check_source(client: QMPClient) -> str:
     if vm_status == VM_POSTMIGRATE:
         raise VMStateError(
             "the VM was already migrated or saved (status postmigrate) and QEMU refuses to "
-            "migrate it again; to save its current state, resume it first ('qmonexec qmp "
-            "--qmp SOCKET cont') or save with the image you already have",
+            "migrate it again; to save its current state, resume it first (the QMP "
+            "command 'cont') or keep the image you already have",
             status=vm_status)
     if vm_status == VM_INMIGRATE:
         raise VMStateError(
