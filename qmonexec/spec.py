@@ -101,7 +101,7 @@ def compression(name: str | None) -> Compression | None:
         known = ", ".join([*_RAW_NAMES, *COMPRESSIONS])
         raise InputError(
             f"unknown compression format {name!r}; known formats: {known} "
-            "(or give a custom command with --compress-cmd)",
+            "(or a custom command: Compression.custom(argv))",
             value=name,
         )
     return found

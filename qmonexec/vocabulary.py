@@ -11,6 +11,7 @@ __all__ = [
     "ACTIVE_STATUSES",
     "AFTER_RESTORE",
     "AFTER_SAVE",
+    "AS_SAVED",
     "BLOCK_SIZE",
     "COMPRESS",
     "COMPRESSORS",
@@ -74,8 +75,10 @@ RAW = "raw"
 PROFILE_NAMES: tuple[str, ...] = ("default", "libvirt")
 #: What happens to the VM after a successful save; the first is the default.
 AFTER_SAVE: tuple[str, ...] = ("pause", "resume", "quit")
-#: What happens to the VM after a restore.
-AFTER_RESTORE: tuple[str, ...] = ("pause", "resume")
+#: A restore's default: the run state the image records (paused stays paused).
+AS_SAVED = "as-saved"
+#: What happens to the VM after a restore; the first is the default.
+AFTER_RESTORE: tuple[str, ...] = (AS_SAVED, "pause", "resume")
 
 
 def spoken(words: tuple[str, ...] | list[str], last: str = "or") -> str:

@@ -13,6 +13,7 @@ from ..vocabulary import COMPRESSORS, RAW
 
 if TYPE_CHECKING:
     from ..build import Built
+    from ..spec import Compression
 
 FORMATS = ("uri", "qmp", "hmp", "virsh", "channels")
 
@@ -193,12 +194,26 @@ def _emit(args: argparse.Namespace, built: Built, incoming: bool) -> int:
     return 0
 
 
+def cli_compression(name: str | None, custom: list[str] | None, custom_option: str,
+                    *, decompress: bool = False) -> Compression | None:
+    """The compression of ``--compress NAME`` or of the custom command given with
+    ``custom_option``; an unknown name's error names ``custom_option`` (a CLI option)."""
+    from ..spec import Compression, compression
+
+    if custom:
+        return Compression.custom(custom, custom if decompress else None)
+    try:
+        return compression(name)
+    except InputError as exc:
+        message = str(exc).replace("Compression.custom(argv)", f"{custom_option} 'PROGRAM ARGS'")
+        raise InputError(message, value=name) from None
+
+
 def _run_save(args: argparse.Namespace) -> int:
     from ..build import build_save
-    from ..spec import Compression, SaveSpec, compression
+    from ..spec import SaveSpec
 
-    comp = (Compression.custom(args.compress_cmd) if args.compress_cmd
-            else compression(args.compress))
+    comp = cli_compression(args.compress, args.compress_cmd, "--compress-cmd")
     spec = SaveSpec(target=args.target, offset=args.offset, compression=comp,
                     profile=args.profile, block_size=args.block_size,
                     transfer_size=args.transfer_size, status_dir=args.status_dir)
@@ -216,10 +231,10 @@ def profile_family(name: str) -> str:
 
 def _run_restore(args: argparse.Namespace) -> int:
     from ..build import build_restore
-    from ..spec import Compression, RestoreSpec, compression
+    from ..spec import RestoreSpec
 
-    comp = (Compression.custom(args.decompress_cmd, args.decompress_cmd) if args.decompress_cmd
-            else compression(args.compress))
+    comp = cli_compression(args.compress, args.decompress_cmd, "--decompress-cmd",
+                           decompress=True)
     if args.from_image is not None:
         from ..save.from_image import restore_spec_from_image
 

@@ -25,17 +25,15 @@ __all__ = ["Address", "QMPClient", "parse_address"]
 import collections
 import contextlib
 import logging
-import math
-import os
-import re
 import selectors
 import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
 from ..limits import QMP_MAX_MESSAGE
+from .address import Address, parse_address, positive_seconds
 from .errors import CommandError, ConnectError, ConnectionClosed, ProtocolError, Timeout
 from .framing import FrameBuffer
 from .guard import check_command
@@ -47,56 +45,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: What :class:`QMPClient` can connect to: a Unix socket path, ``"host:port"``,
-#: a ``(host, port)`` pair, or an already-connected socket object.
-Address = Union[str, "os.PathLike[str]", tuple[str, int], socket.socket]
-
-_HOST_PORT = re.compile(
-    r"^(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[^:/\[\]]+)):(?P<port>[0-9]{1,5})$"
-)
-
 #: How long to keep reading after an id-less error reply, to drain its siblings
 #: (one malformed input can make QEMU send several id-less errors).
 DRAIN_WINDOW = 0.1
-
-
-def parse_address(address: Address) -> tuple[str, Any]:
-    """Classify ``address`` as ``("unix", path)``, ``("tcp", (host, port))`` or ``("socket", s)``.
-
-    A string with a ``/`` is always a Unix socket path; otherwise ``HOST:PORT``
-    (``[V6]:PORT`` for IPv6) is TCP and anything else is a path.  Write
-    ``./name:123`` for a Unix socket whose name looks like ``host:port``.
-    """
-    if isinstance(address, socket.socket):
-        return "socket", address
-    if isinstance(address, tuple):
-        if len(address) != 2 or not isinstance(address[0], str) or not isinstance(address[1], int):
-            raise InputError(f"a TCP address is (host, port), not {address!r}", value=address)
-        return "tcp", address
-    if isinstance(address, os.PathLike):
-        return "unix", os.fspath(address)
-    if not isinstance(address, str) or not address:
-        raise InputError(f"unusable QMP address {address!r}", value=address)
-    if "/" not in address:
-        match = _HOST_PORT.match(address)
-        if match:
-            port = int(match["port"])
-            if not 0 < port < 65536:
-                raise InputError(f"port {port} in {address!r} is out of range", value=address)
-            return "tcp", (match["v6"] or match["host"], port)
-    return "unix", address
-
-
-def _positive(value: float, what: str) -> float:
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        raise InputError(f"{what} must be a number of seconds, not {value!r}", value=value)
-    if not (value > 0 and math.isfinite(value)):
-        raise InputError(
-            f"{what} must be a positive, finite number of seconds, not {value!r}: "
-            "every QMP call has a deadline",
-            value=value,
-        )
-    return float(value)
 
 
 class QMPClient(MigrationCommands):
@@ -140,8 +91,8 @@ class QMPClient(MigrationCommands):
     ) -> None:
         self.address = address
         self.kind, self._target = parse_address(address)
-        self.timeout = _positive(timeout, "timeout")
-        self.connect_timeout = _positive(connect_timeout, "connect_timeout")
+        self.timeout = positive_seconds(timeout, "timeout")
+        self.connect_timeout = positive_seconds(connect_timeout, "connect_timeout")
         self.negotiate = negotiate
         self.policy = policy
         self.allow_unvalidated_exec = allow_unvalidated_exec
@@ -183,6 +134,11 @@ class QMPClient(MigrationCommands):
         return self._sock is not None
 
     @property
+    def raw_socket(self) -> socket.socket | None:
+        """The connected socket (for its peer's credentials), ``None`` when not connected."""
+        return self._sock
+
+    @property
     def greeting(self) -> Greeting:
         """The greeting QEMU sent on connect (raises :class:`ConnectionClosed` before that)."""
         if self._greeting is None:
@@ -218,7 +174,15 @@ class QMPClient(MigrationCommands):
             selector = selectors.DefaultSelector()
             selector.register(sock, selectors.EVENT_READ)
             self._selector = selector
-            first = self._read_message(deadline, "the QMP greeting", self.connect_timeout)
+            try:
+                first = self._read_message(deadline, "the QMP greeting", self.connect_timeout)
+            except Timeout as exc:
+                if self.kind != "unix":
+                    raise
+                # QEMU serves one client per monitor socket: a second one waits, silently.
+                raise Timeout(f"{exc}; QEMU serves one client at a time on a monitor socket, "
+                              "so another client (a second qmonexec, libvirt, a shell) may "
+                              "be holding it", timeout=exc.timeout) from None
             self._greeting = Greeting.from_message(first)
             if self.negotiate:
                 self._execute("qmp_capabilities", None, deadline, self.connect_timeout)
@@ -290,7 +254,7 @@ class QMPClient(MigrationCommands):
         return self._sock, self._selector
 
     def _deadline(self, timeout: float | None) -> tuple[float, float]:
-        limit = self.timeout if timeout is None else _positive(timeout, "timeout")
+        limit = self.timeout if timeout is None else positive_seconds(timeout, "timeout")
         return limit, time.monotonic() + limit
 
     def _send(self, data: bytes, deadline: float, what: str,
@@ -478,6 +442,11 @@ class QMPClient(MigrationCommands):
         )
 
     # ----------------------------------------------------------------- public API
+
+    def send_fd(self, name: str, fd: int, *, timeout: float | None = None) -> None:
+        """``getfd``: give QEMU a copy of ``fd`` under ``name`` (a Unix socket only), for
+        URIs such as ``fd:NAME``.  The caller keeps (and closes) its own ``fd``."""
+        self.execute("getfd", {"fdname": name}, timeout=timeout, pass_fds=(fd,))
 
     def execute(
         self,

@@ -17,8 +17,9 @@ from .image import ImageHeader
 class SaveError(QmonexecError):
     """A save failed; ``stage`` names the step or pipeline stage that failed.
 
-    ``header`` is the (partial) header left at byte 0 of the target, or
-    ``None`` when nothing was written.  ``detail`` is the stage's own error
+    ``header`` is the (partial) header written to the temporary file beside
+    the target, or ``None`` when nothing was written; the target itself is
+    never touched by a failed save.  ``detail`` is the stage's own error
     text (its stderr) when there is one.
     """
 
@@ -31,6 +32,8 @@ class SaveError(QmonexecError):
         self.detail = detail
         self.header = header
         self.target = target
+        #: The temporary file kept on failure (``keep_partial``), else ``None``.
+        self.partial: str | bytes | None = None
 
 
 class RestoreError(QmonexecError):

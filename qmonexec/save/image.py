@@ -5,7 +5,7 @@ Layout (all integers big-endian)::
     offset  size  field
     0       8     magic  b"QMONEXEC"
     8       8     state  b"PARTIAL\\0" while the save runs, b"COMPLETE" once it is proven
-    16      4     header format version (1)
+    16      4     header format version (2; version 1 images are read too)
     20      4     length L of the JSON metadata in bytes
     24      4     CRC-32 of the JSON metadata
     28      4     reserved, zero
@@ -21,8 +21,19 @@ restore reads the image in 64 KiB blocks (``dd bs=65536``) rather than 4 KiB
 ones, which halved the time dd needs to feed 1 GiB into a pipe here.  Readers
 take any ``offset`` that is a multiple of ``block_size``: images written with a
 4096-byte offset (qmonexec before the alignment) read as before, and older
-readers restore aligned images (with ``bs=block_size``), so the format version
-stays 1.
+readers restore aligned images (with ``bs=block_size``).
+
+Version 2 (this qmonexec writes it) adds optional metadata keys; readers take
+version 1 and 2 and treat a missing key as "not recorded":
+
+* ``source``: the source VM before the save (:mod:`.source`): ``status``
+  (QEMU's run state name), ``running`` (bool), ``machine`` (the versioned
+  machine type, e.g. ``pc-i440fx-7.2``), ``ram_size`` (bytes),
+  ``qemu_version``, ``qemu_package``, and ``argv`` (the source QEMU's command
+  line with secrets redacted, or ``null``).
+* ``transport`` and ``layout``: how the stream reached the file, written by
+  the transport options of ``qmonexec save``; a reader that does not know
+  them ignores them.
 
 Completion follows libvirt's lesson (docs/reference.md, section 7): the header is
 first written with the ``PARTIAL`` state.  Only after every pipeline stage has
@@ -45,6 +56,7 @@ __all__ = [
     "FORMAT_VERSION",
     "MAGIC",
     "PREFIX_SIZE",
+    "READABLE_VERSIONS",
     "STATE_COMPLETE",
     "STATE_PARTIAL",
     "STREAM_ALIGNMENT",
@@ -81,7 +93,9 @@ from ..spec import BLOCK_SIZE_RANGE
 MAGIC = b"QMONEXEC"
 STATE_PARTIAL = b"PARTIAL\0"
 STATE_COMPLETE = b"COMPLETE"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: Header format versions this qmonexec reads.
+READABLE_VERSIONS = (1, 2)
 _PREFIX = struct.Struct(">8s8sIIII")
 PREFIX_SIZE = _PREFIX.size  # 32
 #: Largest JSON metadata accepted when reading (and written): 1 MiB.
@@ -96,12 +110,13 @@ STREAM_ALIGNMENT = 64 << 10
 
 #: Other formats we can name when someone hands us their file.
 _FOREIGN: tuple[tuple[bytes, str], ...] = (
-    (b"LibvirtQemudSave", "a libvirt save image (use virsh restore)"),
+    (b"LibvirtQemudSave", "a libvirt save image (restore() and inspect read it without an "
+                          "offset)"),
     (b"LibvirtQemudPart", "an unfinished libvirt save image"),
-    (b"QEVM", "a bare QEMU migration stream with no header (restore it with --offset 0)"),
-    (b"\x1f\x8b", "a gzip file (a compressed stream with no header: --offset 0 --decompress gzip)"),
-    (b"\x28\xb5\x2f\xfd", "a zstd file (--offset 0 --decompress zstd)"),
-    (b"\xfd7zXZ\x00", "an xz file (--offset 0 --decompress xz)"),
+    (b"QEVM", "a bare QEMU migration stream with no header (offset 0)"),
+    (b"\x1f\x8b", "a gzip file (a compressed stream with no header: offset 0, compression gzip)"),
+    (b"\x28\xb5\x2f\xfd", "a zstd file (offset 0, compression zstd)"),
+    (b"\xfd7zXZ\x00", "an xz file (offset 0, compression xz)"),
 )
 
 
@@ -177,6 +192,7 @@ class ImageHeader:
     completed: str | None = None
     seconds: float | None = None
     verified: bool | None = None
+    source: dict[str, Any] | None = None
     complete: bool = False
     version: int = FORMAT_VERSION
     transport: str | None = None
@@ -206,6 +222,7 @@ class ImageHeader:
             "completed": self.completed,
             "seconds": self.seconds,
             "verified": self.verified,
+            "source": self.source,
         }
 
     def describe(self) -> dict[str, Any]:
@@ -253,6 +270,7 @@ def new_header(
     alignment: int = 1,
     transport: str | None = None,
     layout: dict[str, Any] | None = None,
+    source: dict[str, Any] | None = None,
 ) -> ImageHeader:
     """A partial header whose ``offset`` leaves room for the final metadata.
 
@@ -280,6 +298,7 @@ def new_header(
         created=created if created is not None else _now(),
         transport=transport,
         layout=layout,
+        source=source,
     )
     # Widest values every field can take at completion; the offset field too.
     widest = replace(draft, offset=1 << 62, stream_length=(1 << 63) - 1,
@@ -335,15 +354,17 @@ def parse_header(data: bytes, *, path: str | bytes | None = None) -> ImageHeader
                                          path=path)
         raise ForeignFormatError(
             f"{name} is not a qmonexec image (it does not start with {MAGIC.decode()}); for an "
-            "image with a header of your own, give --offset and --decompress", path=path)
+            "image with a header of your own, give the stream's offset and its compression",
+            path=path)
     if len(data) < PREFIX_SIZE:
         raise TruncatedImageError(f"{name} ends inside the qmonexec header ({len(data)} of "
                                   f"{PREFIX_SIZE} fixed bytes)", path=path)
     _, state, version, length, crc, _reserved = _PREFIX.unpack_from(data)
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS:
         raise UnsupportedVersionError(
             f"{name} is a qmonexec image of header format version {version}; this qmonexec "
-            f"({__version__}) reads version {FORMAT_VERSION} only", path=path)
+            f"({__version__}) reads versions {', '.join(map(str, READABLE_VERSIONS))}",
+            path=path)
     if state not in (STATE_PARTIAL, STATE_COMPLETE):
         raise CorruptHeaderError(f"{name} has an unknown state field {state!r}", path=path)
     if length > MAX_METADATA:
@@ -363,8 +384,8 @@ def parse_header(data: bytes, *, path: str | bytes | None = None) -> ImageHeader
                                  path=path) from None
     if not isinstance(meta, dict):
         raise CorruptHeaderError(f"{name} has header metadata that is not an object", path=path)
-    return _from_json(meta, complete=state == STATE_COMPLETE, path=path,
-                      prefix=PREFIX_SIZE + length)
+    return replace(_from_json(meta, complete=state == STATE_COMPLETE, path=path,
+                              prefix=PREFIX_SIZE + length), version=version)
 
 
 def _from_json(meta: dict[str, Any], *, complete: bool, path: str | bytes | None,
@@ -414,6 +435,7 @@ def _from_json(meta: dict[str, Any], *, complete: bool, path: str | bytes | None
         completed=need("completed", str, optional=True),
         seconds=float(seconds) if seconds is not None else None,
         verified=need("verified", bool, optional=True),
+        source=need("source", dict, optional=True),
         complete=complete,
         transport=need("transport", str, optional=True),
         layout=layout,

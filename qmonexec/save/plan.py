@@ -11,13 +11,16 @@ from __future__ import annotations
 
 __all__ = [
     "DEFAULT_BANDWIDTH",
+    "CustomCompressorError",
     "RestorePlan",
+    "RestoreThen",
     "SavePlan",
     "Then",
     "plain_name",
     "plan_restore",
     "plan_save",
     "resolve_compression",
+    "resolve_then",
 ]
 
 import os
@@ -38,7 +41,7 @@ from ..spec import (
     compression,
 )
 from ..spec import profile as find_profile
-from ..vocabulary import AFTER_RESTORE, AFTER_SAVE, spoken
+from ..vocabulary import AFTER_RESTORE, AFTER_SAVE, AS_SAVED, spoken
 from .image import (
     MAGIC,
     ImageError,
@@ -50,6 +53,7 @@ from .image import (
 )
 from .programs import find_program
 from .progress import Progress
+from .source import source_running
 from .target import check_target, show
 from .transport import check_request
 
@@ -61,8 +65,18 @@ if TYPE_CHECKING:
 DEFAULT_BANDWIDTH = 1 << 40
 
 Then = Literal["pause", "resume", "quit"]
+RestoreThen = Literal["as-saved", "pause", "resume"]
 
 ProgressHook = Callable[[Progress], None]
+
+
+class CustomCompressorError(InputError):
+    """The header names a custom compressor; ``recorded`` is its decompressor argv (never run
+    unless the caller passes it)."""
+
+    def __init__(self, message: str, *, recorded: tuple[str, ...]) -> None:
+        super().__init__(message, value=recorded)
+        self.recorded = recorded
 
 
 def resolve_compression(value: str | Compression | None) -> Compression | None:
@@ -125,6 +139,10 @@ class SavePlan(_Plan):
     #: ``--parallel``: multifd channels writing the mapped-ram layout, or ``None``.
     parallel: int | None = None
     direct_io: bool = False
+    #: Record the source QEMU's argv (secrets redacted) in the header.
+    record_cmdline: bool = True
+    #: On failure keep the temporary file (named in the error) instead of removing it.
+    keep_partial: bool = False
 
     @property
     def target(self) -> str | bytes:
@@ -142,7 +160,8 @@ def plan_save(target: str | bytes | os.PathLike[str], *, compress: str | Compres
               bandwidth: int | None, then: Then, timeout: float | None, profile_name: str,
               block_size: int, policy: Policy | None, progress: ProgressHook | None,
               qmp_socket: str | None, transport: str = "auto", parallel: int | None = None,
-              direct_io: bool = False) -> SavePlan:
+              direct_io: bool = False, record_cmdline: bool = True,
+              keep_partial: bool = False) -> SavePlan:
     """Check the arguments of :func:`qmonexec.save.save`; find the programs the pipeline runs."""
     started = time.monotonic()
     deadline = _deadline(started, timeout)
@@ -170,7 +189,8 @@ def plan_save(target: str | bytes | os.PathLike[str], *, compress: str | Compres
     return SavePlan(policy=_policy(policy, comp), progress=progress, started=started,
                     deadline=deadline, spec=spec, metadata=metadata, header_bytes=header_bytes,
                     bandwidth=bandwidth, then=then, transport=transport, parallel=parallel,
-                    direct_io=direct_io)
+                    direct_io=direct_io, record_cmdline=record_cmdline,
+                    keep_partial=keep_partial)
 
 
 @dataclass(frozen=True)
@@ -183,6 +203,8 @@ class RestorePlan(_Plan):
     then: Literal["pause", "resume"]
     transport: str = "auto"
     parallel: int | None = None
+    #: Load even when the destination's machine type or RAM size differs from the header's.
+    force: bool = False
 
     @property
     def source(self) -> str | bytes:
@@ -196,19 +218,21 @@ def _from_header(source: str | bytes, decompress: str | Compression | None,
     header = read_header(source)
     if decompress is None and header.compression != "raw":
         if header.decompress is not None:
-            raise InputError(
+            raise CustomCompressorError(
                 f"{show(source)} was compressed with the custom program "
                 f"{header.compression!r}; qmonexec never runs a program named by a file: "
-                f"pass the decompressor yourself (recorded: {' '.join(header.decompress)})")
+                f"pass the decompressor yourself (restore(..., decompress="
+                f"Compression.custom({list(header.decompress)!r})))",
+                recorded=header.decompress)
         decompress = header.compression
     return header, decompress
 
 
 def plan_restore(source: str | bytes | os.PathLike[str], *, offset: int | None,
-                 decompress: str | Compression | None, then: Literal["pause", "resume"],
+                 decompress: str | Compression | None, then: RestoreThen,
                  timeout: float | None, policy: Policy | None,
                  progress: ProgressHook | None, transport: str = "auto",
-                 parallel: int | None = None) -> RestorePlan:
+                 parallel: int | None = None, force: bool = False) -> RestorePlan:
     """Check the arguments of :func:`qmonexec.save.restore` and the image itself."""
     started = time.monotonic()
     deadline = _deadline(started, timeout)
@@ -244,8 +268,9 @@ def plan_restore(source: str | bytes | os.PathLike[str], *, offset: int | None,
         find_program(comp.decompress[0], "decompressor")
     find_program("dd", "program")
     return RestorePlan(policy=_policy(policy, comp), progress=progress, started=started,
-                       deadline=deadline, spec=spec, size=size, header=header, then=then,
-                       transport=transport, parallel=parallel)
+                       deadline=deadline, spec=spec, size=size, header=header,
+                       then=resolve_then(then, header), transport=transport,
+                       parallel=parallel, force=force)
 
 
 def plain_name(path: str | bytes | os.PathLike[str]) -> bool:
@@ -268,3 +293,12 @@ def _check_restore_transport(transport: str, compressed: bool, header: ImageHead
     check_request(transport, compressed=compressed, profile_name="default",
                   parallel=parallel if mapped else None, direct_io=False,
                   plain_name=plain_name(source))
+
+
+def resolve_then(then: RestoreThen, header: ImageHeader | None) -> Literal["pause", "resume"]:
+    """``as-saved``: ``pause`` for a source that was paused, ``resume`` for a running one or
+    an image that does not record its state (as before version 2)."""
+    if then == AS_SAVED:
+        paused = source_running(header.source if header else None) is False
+        return "pause" if paused else "resume"
+    return "pause" if then == "pause" else "resume"

@@ -10,49 +10,26 @@ from __future__ import annotations
 
 __all__ = ["RestoreResult", "restore"]
 
-import contextlib
 import os
 import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Literal, NoReturn
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
-from ..vocabulary import STATUS_NONE, VM_INMIGRATE, VM_POSTMIGRATE, VM_RUNNING
-from .errors import RestoreError, VMStateError
 from .fdstream import Stream, open_incoming, set_layout
-from .image import ImageHeader
-from .plan import RestorePlan, plan_restore
-from .progress import Meter, Progress
-from .qemu import connect, query_status
+from .loading import RestoreResult, load
+from .plan import RestorePlan, RestoreThen, plan_restore
+from .progress import Progress
+from .qemu import connect
 from .target import alias, is_plain, private_dir
 from .transport import Choice, decide
-from .waits import enable_events, restore_events, wait_loaded
 
 if TYPE_CHECKING:
     from ..qmp import QMPClient
     from ..shell import Policy
     from ..spec import Compression
-
-
-@dataclass(frozen=True)
-class RestoreResult:
-    """What :func:`restore` did: the image read, how long it took, the VM's status after."""
-
-    source: str | bytes
-    offset: int
-    compression: str
-    seconds: float
-    vm_status: str
-    header: ImageHeader | None
-    uri: str
-    #: QEMU read through a temporary symlink because the name is not plain ASCII.
-    via_symlink: bool = False
-    #: How the stream travelled: ``exec``, ``fd`` or ``file`` (:mod:`.transport`).
-    transport: str = "exec"
-    #: Why ``auto`` chose what it chose, when the user should know (else ``None``).
-    note: str | None = None
 
 
 def restore(
@@ -61,13 +38,14 @@ def restore(
     *,
     offset: int | None = None,
     decompress: str | Compression | None = None,
-    then: Literal["pause", "resume"] = "resume",
+    then: RestoreThen = "as-saved",
     timeout: float | None = None,
     policy: Policy | None = None,
     progress: Callable[[Progress], None] | None = None,
     qmp_timeout: float = 30.0,
     transport: str = "auto",
     parallel: int | None = None,
+    force: bool = False,
 ) -> RestoreResult:
     """Restore the image ``source`` into the QEMU behind ``qmp`` (started with ``-incoming defer``).
 
@@ -75,18 +53,32 @@ def restore(
     decompressor and must be complete; the file size is checked against the
     recorded stream length before QEMU is asked.  With ``offset`` (an image
     with a header of your own, or none: 0) ``decompress`` names the format.
-    ``then``: ``resume`` (``cont``) or ``pause`` (``stop`` if the guest runs).
-    Raises :class:`~qmonexec.save.image.ImageError` subclasses for unusable
-    images, :class:`VMStateError` when QEMU is not waiting for an incoming
-    migration, :class:`RestoreError` when the load fails.
+    A libvirt save image (``virsh save``) is recognised by its own header.
+    ``then``: ``as-saved`` (the run state the header records: a paused source
+    stays paused, a running one resumes; ``resume`` when the image does not
+    record it), ``resume`` (``cont``) or ``pause`` (``stop`` if the guest runs).
+    The destination's machine type and RAM size must match the recorded
+    source's (:class:`~.destination.MismatchError`) unless ``force``.  When
+    QEMU exits while loading, the error quotes the last lines of its stderr
+    (when that is a regular file).
     ``transport``: ``auto`` (default), ``exec``, ``fd`` or ``file``; an image
     with the mapped-ram layout needs ``file`` on QEMU 9.1+ (``parallel``: its
     channels, default the header's).  ``KeyboardInterrupt`` during the load
     stops the destination QEMU (a half-loaded guest cannot run) and is re-raised.
+    Raises :class:`~qmonexec.save.image.ImageError` subclasses for unusable
+    images, :class:`VMStateError` when QEMU is not waiting for an incoming
+    migration, :class:`RestoreError` when the load fails.
     """
+    from .libvirt_image import is_libvirt
+
+    if offset is None and decompress is None and is_libvirt(os.fspath(source)):
+        from .libvirt_restore import restore_libvirt
+
+        return restore_libvirt(qmp, os.fspath(source), then=then, timeout=timeout,
+                               progress=progress, qmp_timeout=qmp_timeout, force=force)
     plan = plan_restore(source, offset=offset, decompress=decompress, then=then,
                         timeout=timeout, policy=policy, progress=progress,
-                        transport=transport, parallel=parallel)
+                        transport=transport, parallel=parallel, force=force)
     header = plan.header
     mapped = header is not None and header.mapped_ram
     with connect(qmp, qmp_timeout) as client:
@@ -96,15 +88,30 @@ def restore(
                             and header.layout is not None else None),
                         mapped_ram=mapped)
         if choice.transport != "exec":
-            comp = plan.spec.compression
-            vm_status = _load(client, plan, "", os.fsencode(plan.source), lambda: open_incoming(
-                client, choice, plan.source, plan.spec.offset,
-                comp.decompress if comp is not None else None, mapped))
-            return RestoreResult(plan.source, plan.spec.offset, comp.name if comp else "raw",
-                                 time.monotonic() - plan.started, vm_status, header,
-                                 f"{choice.transport}:", transport=choice.transport,
-                                 note=choice.note)
+            return _restore_fd(client, plan, choice, mapped)
         return _restore_exec(client, plan, choice.note)
+
+
+def _restore_fd(client: QMPClient, plan: RestorePlan, choice: Choice,
+                mapped: bool) -> RestoreResult:
+    """The fd and file transports: QEMU reads the open image, or a decompressor's pipe."""
+    comp = plan.spec.compression
+
+    def opener() -> Stream:
+        return open_incoming(client, choice, plan.source, plan.spec.offset,
+                             comp.decompress if comp is not None else None, mapped)
+
+    def start(stream: Stream | None) -> None:
+        assert stream is not None
+        if stream.capabilities:
+            set_layout(client, stream.capabilities, Choice("file", parallel=stream.channels))
+        client.migrate_incoming(stream.uri, policy=plan.policy)
+
+    vm_status = load(client, plan, plan.header.source if plan.header else None, start,
+                     os.fsencode(plan.source) if plan.progress else None, opener)
+    return RestoreResult(plan.source, plan.spec.offset, comp.name if comp else "raw",
+                         time.monotonic() - plan.started, vm_status, plan.header,
+                         f"{choice.transport}:", transport=choice.transport, note=choice.note)
 
 
 def _restore_exec(client: QMPClient, plan: RestorePlan, note: str | None) -> RestoreResult:
@@ -122,7 +129,9 @@ def _restore_exec(client: QMPClient, plan: RestorePlan, note: str | None) -> Res
                 work_dir = tempfile.mkdtemp(prefix="qmonexec-")
             spec = replace(spec, source=alias(work_dir, plan.source))
         uri = restore_uri(spec, plan.policy)
-        vm_status = _load(client, plan, uri, os.fsencode(spec.source))
+        vm_status = load(client, plan, plan.header.source if plan.header else None,
+                         lambda _stream: client.migrate_incoming(uri, policy=plan.policy),
+                         os.fsencode(spec.source) if plan.progress else None)
     finally:
         if work_dir is not None:
             shutil.rmtree(work_dir, ignore_errors=True)
@@ -132,81 +141,3 @@ def _restore_exec(client: QMPClient, plan: RestorePlan, note: str | None) -> Res
                          spec.source != plan.source, note=note)
 
 
-def _check_destination(client: QMPClient) -> None:
-    """Raise :class:`VMStateError` unless QEMU waits for an incoming migration."""
-    status = query_status(client)
-    if status == VM_POSTMIGRATE:
-        raise VMStateError("this VM was already migrated away (status postmigrate); restore "
-                           "into a new QEMU started with -incoming defer", status=status)
-    if status != VM_INMIGRATE:
-        raise VMStateError(
-            f"QEMU was not started with -incoming defer (status {status}); start the "
-            "destination with the same machine options as the source plus -incoming defer",
-            status=status)
-    if client.query_migrate().status != STATUS_NONE:
-        raise VMStateError("an incoming migration was already started in this QEMU; start "
-                           "a new one with -incoming defer", status=status)
-
-
-def _load(client: QMPClient, plan: RestorePlan, uri: str, read_as: bytes,
-          opener: Callable[[], Stream] | None = None) -> str:
-    """Have QEMU load the image through ``uri`` (or the stream ``opener`` hands it); leave
-    the VM as asked; return its status."""
-    _check_destination(client)
-    stream = opener() if opener is not None else None
-    try:
-        if stream is not None:
-            uri = stream.uri
-            if stream.capabilities:
-                set_layout(client, stream.capabilities, Choice("file", parallel=stream.channels))
-        events_before = enable_events(client)
-        try:
-            client.migrate_incoming(uri, policy=plan.policy)
-            _wait(client, plan, read_as)
-        except KeyboardInterrupt:
-            _stop(client)
-        if stream is not None:
-            failure = stream.finish(plan.deadline)
-            if failure is not None:
-                raise RestoreError("decompress", f"the decompressor failed: {failure}")
-    finally:
-        if stream is not None:
-            stream.close(client if client.connected else None)
-    restore_events(client, events_before)
-    vm_status = query_status(client)
-    if plan.then == "resume":
-        client.execute("cont")
-    elif vm_status == VM_RUNNING:
-        client.execute("stop")
-    return query_status(client)
-
-
-def _wait(client: QMPClient, plan: RestorePlan, read_as: bytes) -> None:
-    """Wait for the load; on Ctrl-C stop the destination QEMU, which cannot run half a guest."""
-    from ..qmp import ConnectionClosed, MigrationError, QMPError
-
-    meter = Meter("restore", plan.progress)
-    try:
-        wait_loaded(client, read_as if plan.progress else None, plan.size, plan.deadline, meter)
-    except ConnectionClosed:
-        raise RestoreError(
-            "qemu", "the destination QEMU exited while loading the image (it does so when "
-            "the stream is truncated or corrupt, or the machine options differ from the "
-            "source's); see QEMU's stderr") from None
-    except (MigrationError, QMPError) as exc:
-        raise RestoreError("qemu", str(exc)) from None
-
-
-def _stop(client: QMPClient) -> NoReturn:
-    """Interrupted during the load: stop the destination QEMU and say so.
-
-    Not every QEMU can cancel an incoming migration, and a half-loaded guest
-    must never run.
-    """
-    from ..qmp import QMPError
-
-    with contextlib.suppress(QMPError, OSError):
-        client.execute("quit")
-    raise KeyboardInterrupt("restore interrupted: the destination QEMU was stopped (a "
-                            "half-loaded guest cannot run); start a new one with -incoming "
-                            "defer to restore again") from None

@@ -50,16 +50,19 @@ from .image import (
     raw_header,
     write_head,
 )
+from .lock import LockBusy, save_locks
 from .plan import DEFAULT_BANDWIDTH, SavePlan, Then, is_named, plan_save
 from .progress import Meter, Progress
 from .qemu import after_completed, apply_then, cancel, connect, query_status, socket_path
+from .replace import commit, discard, final_path, temp_beside
+from .source import describe_vm
 from .stages import Stages, dd_bytes
 from .target import alias, parent_dir, private_dir, show
 from .transport import Choice, decide
 from .waits import Pipeline, enable_events, restore_events, wait_completed, wait_stages
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     from ..qmp import Greeting, QMPClient
     from ..shell import Policy
@@ -114,6 +117,8 @@ def save(
     transport: str = "auto",
     parallel: int | None = None,
     direct_io: bool = False,
+    record_cmdline: bool = True,
+    keep_partial: bool = False,
 ) -> SaveResult:
     """Save the VM behind ``qmp`` into ``target`` and prove every byte reached the disk.
 
@@ -134,25 +139,50 @@ def save(
     (:mod:`qmonexec.save.transport`); ``parallel``: N multifd channels
     writing the mapped-ram layout (QEMU 9.1+, raw only); ``direct_io``: those
     channels with O_DIRECT.
+    ``record_cmdline``: store the source QEMU's argv (secrets redacted) in the
+    header.  ``keep_partial``: on failure keep the temporary file (its path in
+    :attr:`SaveError.partial`) instead of removing it.
 
+    The image is written to a temporary file beside ``target`` and renamed
+    over it only once proven (:mod:`.replace`); a second save of the same VM
+    or into the same target fails at once (stage ``lock``, :mod:`.lock`).
     Raises :class:`SaveError` (naming the stage) when anything fails, after
-    cancelling the migration; the target then still starts with the partial
-    header.  Raises :class:`InputError` for bad arguments before touching the
-    file, :class:`VMStateError` when QEMU cannot be saved, and lets
+    cancelling the migration; an older file at ``target`` is then untouched.
+    Raises :class:`InputError` for bad arguments before touching the file,
+    :class:`VMStateError` when QEMU cannot be saved, and lets
     ``KeyboardInterrupt`` through after cancelling.
     """
     plan = plan_save(target, compress=compress, metadata=metadata, header_bytes=header_bytes,
                      bandwidth=bandwidth, then=then, timeout=timeout, profile_name=profile_name,
                      block_size=block_size, policy=policy, progress=progress,
                      qmp_socket=socket_path(qmp), transport=transport, parallel=parallel,
-                     direct_io=direct_io)
-    with connect(qmp, qmp_timeout) as client:
+                     direct_io=direct_io, record_cmdline=record_cmdline,
+                     keep_partial=keep_partial)
+    with _locked(plan, socket_path(qmp)), connect(qmp, qmp_timeout) as client:
         status_before = _check_source(client)
         choice = decide(client, plan.transport, compressed=plan.spec.compression is not None,
                         profile_name=profile_name, parallel=plan.parallel,
                         direct_io=plan.direct_io)
-        header, head = _header(plan, client.greeting, choice)
+        source = describe_vm(client, cmdline=plan.record_cmdline)
+        header, head = _header(plan, client.greeting, choice, source)
         return _Save(client, plan, header, head, status_before, choice).run()
+
+
+@contextlib.contextmanager
+def _locked(plan: SavePlan, qmp_socket: str | None) -> Iterator[None]:
+    """Hold the target's and the VM's save locks; a second save fails at once."""
+    try:
+        with save_locks(final_path(plan.target), qmp_socket):
+            yield
+    except LockBusy as busy:
+        holder = busy.holder
+        who = (f"qmonexec save (PID {holder.get('pid')}, saving into "
+               f"{holder.get('target')!r})" if holder else "qmonexec save")
+        what = "this VM" if busy.what == "qmp" else "this target"
+        raise SaveError("lock", f"another {who} is saving {what}; wait for it to finish",
+                        target=plan.target) from None
+    except OSError as exc:
+        raise SaveError("lock", f"cannot take the save lock: {exc}", target=plan.target) from None
 
 
 def _check_source(client: QMPClient) -> str:
@@ -161,8 +191,8 @@ def _check_source(client: QMPClient) -> str:
     if vm_status == VM_POSTMIGRATE:
         raise VMStateError(
             "the VM was already migrated or saved (status postmigrate) and QEMU refuses to "
-            "migrate it again; to save its current state, resume it first ('qmonexec qmp "
-            "--qmp SOCKET cont') or save with the image you already have",
+            "migrate it again; to save its current state, resume it first (the QMP "
+            "command 'cont') or keep the image you already have",
             status=vm_status)
     if vm_status == VM_INMIGRATE:
         raise VMStateError(
@@ -176,7 +206,7 @@ def _check_source(client: QMPClient) -> str:
 
 
 def _header(plan: SavePlan, greeting: Greeting,
-            choice: Choice) -> tuple[ImageHeader | None, bytes]:
+            choice: Choice, source: dict[str, Any]) -> tuple[ImageHeader | None, bytes]:
     """Our partial header and its bytes, or ``None`` and the caller's raw header padded."""
     block_size = plan.spec.block_size
     assert block_size is not None
@@ -195,6 +225,7 @@ def _header(plan: SavePlan, greeting: Greeting,
         transport=choice.transport,
         layout=(None if choice.parallel is None
                 else {"mapped_ram": True, "channels": choice.parallel}),
+        source=source,
     )
     return header, encode_header(header)
 
@@ -214,6 +245,9 @@ class _Save:
         self.status_before = status_before
         self.work_dir: str | bytes | None = None
         self.fd: int | None = None
+        self.final = final_path(plan.target)
+        self.temp: str | bytes | None = None
+        self.temp_fd: int | None = None
         self.stages: Stages | None = None
         self.previous_bandwidth: Any = None
         self.events_before: bool | None = None
@@ -226,24 +260,23 @@ class _Save:
 
         target = self.plan.target
         try:
-            return self._steps()
+            try:
+                return self._steps()
+            except ConnectionClosed as exc:
+                raise SaveError("qemu", f"the connection to QEMU was lost during the save "
+                                f"({exc}); QEMU probably exited, so the stream is incomplete",
+                                target=target) from None
+            except QMPError as exc:
+                raise SaveError("qemu", str(exc), target=target) from None
         except SaveError as exc:
             exc.header = self._header_left()
             if self.migrating and cancel(self.client, self.stages) == STATUS_COMPLETED:
                 self.completed = True  # the stage failed just as QEMU finished
-            if self.completed:
+            if self.completed and self.client.connected:
                 exc.args = (f"{exc.args[0]}; "
                             f"{after_completed(self.client, self.status_before)}",)
+            self._note_partial(exc)
             raise
-        except ConnectionClosed as exc:
-            raise SaveError("qemu", f"the connection to QEMU was lost during the save ({exc}); "
-                            "QEMU probably exited, so the stream is incomplete",
-                            header=self._header_left(), target=target) from None
-        except QMPError as exc:
-            if self.migrating:
-                cancel(self.client, self.stages)
-            raise SaveError("qemu", str(exc), header=self._header_left(),
-                            target=target) from None
         except BaseException:
             if self.migrating:
                 cancel(self.client, self.stages)
@@ -252,8 +285,20 @@ class _Save:
             self._clean_up()
 
     def _header_left(self) -> ImageHeader | None:
-        """The partial header at byte 0 of the target, ``None`` when nothing was written."""
+        """The partial header written to the temporary file, ``None`` when nothing was."""
         return self.header if self.fd is not None else None
+
+    def _note_partial(self, exc: SaveError) -> None:
+        """With ``keep_partial``, name the temporary file left behind, and its size."""
+        if not self.plan.keep_partial or self.temp is None:
+            return
+        exc.partial = self.temp
+        try:
+            size = f"{os.stat(self.temp).st_size} bytes"
+        except OSError as err:
+            size = f"size unknown: {err.strerror}"
+        exc.args = (f"{exc.args[0]}; the partial file is kept as {show(self.temp)} ({size}); "
+                    f"{show(self.plan.target)} was not replaced",)
 
     def _steps(self) -> SaveResult:
         if self.choice.transport != "exec":
@@ -267,39 +312,46 @@ class _Save:
                             f"{show(parent_dir(target))}: {exc.strerror}",
                             target=target) from None
         status_dir = self.work_dir if plan.proven else None
-        spec = replace(plan.spec, target=alias(self.work_dir, target), offset=offset,
-                       status_dir=status_dir)
+        self._create_temp()
+        assert self.temp is not None
+        written_as = alias(self.work_dir, self.temp)
+        via_symlink = written_as != self.temp
+        spec = replace(plan.spec, target=written_as, offset=offset, status_dir=status_dir)
         uri = self._uri(spec)
         if status_dir is not None:
             self.stages = Stages(status_dir, STAGES if spec.compression is not None
                                  else (WRITE,))
         fd = self._write_head()
+        assert self.temp is not None
         pipeline = Pipeline(self.stages, {COMPRESS: spec.compress_argv or (), WRITE: ("dd",)},
-                            target, fd, offset)
+                            self.temp, fd, offset)
         self._start(uri)
         meter = Meter("migrate", plan.progress)
         final = wait_completed(self.client, pipeline, plan.deadline, meter)
         self.migrating, self.completed = False, True
         wait_stages(pipeline, plan.deadline, meter, final)
         stream_length = self._check_length(pipeline)
-        _fsync(target, fd)
+        _fsync(self.temp, fd)
         seconds = time.monotonic() - plan.started
         final_header = self._finalize(stream_length, seconds)
+        self._put_in_place()
         vm_status = apply_then(self.client, plan.then)
         return SaveResult(target, offset, stream_length, seconds, plan.proven, final_header,
-                          uri, vm_status, spec.target != target, note=self.choice.note)
+                          uri, vm_status, via_symlink, note=self.choice.note)
 
     def _steps_fd(self) -> SaveResult:
         """The fd and file transports: QEMU writes an open file or a compressor's pipe."""
         plan, target, offset = self.plan, self.plan.target, len(self.head)
+        self._create_temp()
         fd = self._write_head()
+        assert self.temp is not None
         comp = plan.spec.compression
         self.stream = stream = open_outgoing(self.client, self.choice, fd, offset,
                                              comp.compress if comp is not None else None)
         if stream.capabilities:
             self.capabilities_before = set_layout(self.client, stream.capabilities,
                                                   self.choice)
-        pipeline = StreamPipeline(None, {COMPRESS: stream.argv}, target, fd, offset, stream)
+        pipeline = StreamPipeline(None, {COMPRESS: stream.argv}, self.temp, fd, offset, stream)
         self._start(stream.uri)
         meter = Meter("migrate", plan.progress)
         try:
@@ -313,35 +365,53 @@ class _Save:
         if failure is not None:
             raise save_failure(stream, SaveError(COMPRESS, failure), target)
         stream_length = pipeline.on_disk()
-        _fsync(target, fd)
+        _fsync(self.temp, fd)
         seconds = time.monotonic() - plan.started
         final_header = self._finalize(stream_length, seconds)
+        self._put_in_place()
         vm_status = apply_then(self.client, plan.then)
         return SaveResult(target, offset, stream_length, seconds, True, final_header,
                           stream.uri, vm_status, transport=self.choice.transport,
                           note=self.choice.note)
 
+    def _put_in_place(self) -> None:
+        """Rename the proven temporary file over the target (the old image stays until now)."""
+        assert self.temp is not None
+        try:
+            commit(self.temp, self.final)
+        except OSError as exc:
+            raise SaveError("finalize", f"cannot rename the saved image over "
+                            f"{show(self.final)}: {exc.strerror or exc}",
+                            target=self.plan.target) from None
+        self.temp = None
+
+    def _create_temp(self) -> None:
+        """Create the temporary file beside the target that QEMU writes into."""
+        target = self.plan.target
+        if os.path.exists(self.final) and not stat.S_ISREG(os.stat(self.final).st_mode):
+            raise InputError(f"the target {show(target)} is not a regular file")
+        try:
+            self.temp_fd, self.temp = temp_beside(self.final)
+        except OSError as exc:
+            raise SaveError("target", f"cannot create a temporary file beside "
+                            f"{show(target)}: {exc.strerror or exc}", target=target) from None
+
     def _write_head(self) -> int:
-        """Open the target, write the header and cut the file after it; return the fd."""
+        """Write the header into the (new, empty) temporary file; return its fd.
+
+        No fsync here: the temporary file cannot hold a complete header until
+        finalize_header writes one after the final fsync, and the target is
+        only replaced after that.
+        """
         target = self.plan.target
         try:
-            self.fd = os.open(target, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-            info = os.fstat(self.fd)
-            if not stat.S_ISREG(info.st_mode):
-                raise InputError(f"the target {show(target)} is not a regular file")
-            write_head(self.fd, self.head)
-            if info.st_size > 0:
-                # Over an older file (perhaps a complete image), the partial header must be
-                # on disk before the stream overwrites the old data, or a crash could leave
-                # a complete-looking header in front of a mix of old and new bytes.  A new
-                # or empty file cannot hold a complete header until finalize_header writes
-                # one after the final fsync, so it needs none here: on a busy ext4 this
-                # fsync waited 50-550 ms for a journal commit of other files' data.
-                os.fsync(self.fd)
+            fd, self.fd, self.temp_fd = self.temp_fd, self.temp_fd, None
+            assert fd is not None
+            write_head(fd, self.head)
         except OSError as exc:
             raise SaveError("header", f"cannot write the header to {show(target)}: "
                             f"{exc.strerror or exc}", target=target) from None
-        return self.fd
+        return fd
 
     def _uri(self, spec: SaveSpec) -> str:
         """Render and validate before the first byte is written, so a refused URI never
@@ -399,6 +469,10 @@ class _Save:
             reset_layout(self.client, self.capabilities_before)
         if self.fd is not None:
             os.close(self.fd)
+        if self.temp_fd is not None:
+            os.close(self.temp_fd)
+        if self.temp is not None and not self.plan.keep_partial:
+            discard(self.temp)
         if self.work_dir is not None:
             shutil.rmtree(self.work_dir, ignore_errors=True)
             if os.path.exists(self.work_dir):

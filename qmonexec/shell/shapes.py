@@ -444,9 +444,9 @@ class _Checker:
         expected = {"header": ("bs", "seek", "if"), "data": ("ibs", "obs"),
                     "restore": ("if", "bs", "skip")}[role]  # fmt: skip
         if not isinstance(cmd, SimpleCommand) or self.name(cmd) != "dd" or cmd.assignments:
-            shown = {"header": "dd bs=4096 seek=N if=/dev/null",
-                     "data": "dd ibs=65536 obs=1048576",
-                     "restore": "dd if=SOURCE bs=4096 skip=N"}[role]  # fmt: skip
+            shown = {"header": "dd bs=B seek=N if=/dev/null",
+                     "data": "dd ibs=I obs=O",
+                     "restore": "dd if=SOURCE bs=B skip=N"}[role]  # fmt: skip
             self.add(Code.UNEXPECTED_SHAPE, cmd.pos.offset, f"expected '{shown}' here")
             return None
         ok = self._no_redirects(cmd, "dd command")
@@ -507,8 +507,8 @@ class _Checker:
                 self.add(
                     Code.DD_OPERAND,
                     off,
-                    f"{key}={number} is not a power of two up to 1 GiB: use 4096 for the "
-                    "offset step and 65536/1048576 for the transfer",
+                    f"{key}={number} is not a power of two up to 1 GiB"
+                    + _nearest_powers(number),
                     length=length,
                 )
                 continue
@@ -881,6 +881,15 @@ class _Checker:
                 self.add(code, word.pos.offset, f"{value!r} for {name} {problem}: remove it",
                          length=word.end - word.pos.offset)  # fmt: skip
         return ok
+
+
+def _nearest_powers(number: int) -> str:
+    """``: use 2048 or 4096`` for 3000 (the powers of two around ``number``, up to 1 GiB)."""
+    if number <= 0:
+        return ""
+    below = min(1 << (number.bit_length() - 1), 1 << 30)
+    above = below << 1
+    return f": use {below}" + (f" or {above}" if above <= 1 << 30 else "")
 
 
 def _option_code(value: str) -> Code:

@@ -96,9 +96,12 @@ def test_exit_codes(loaded_vm: Callable[..., QemuVM], tmp_path: Path,
                          "--metadata", "[1]")
     assert status == 2 and "JSON object" in err
     status, _, err = run(capsys, "save", "--qmp", qmp, str(tmp_path / "x.img"),
-                         "--bandwidth", "1M", "--timeout", "0.5")
+                         "--bandwidth", "1M", "--timeout", "0.5", "--keep-partial")
     assert status == 1 and "stage 'qemu'" in err and "timed out" in err
-    status, _, err = run(capsys, "restore", "--qmp", qmp, str(tmp_path / "x.img"))
+    kept = [p for p in tmp_path.iterdir() if p.name.startswith(".qmonexec-partial-")]
+    assert len(kept) == 1 and str(kept[0]) in err and f"({kept[0].stat().st_size} bytes)" in err
+    assert not (tmp_path / "x.img").exists()
+    status, _, err = run(capsys, "restore", "--qmp", qmp, str(kept[0]))
     assert status == 2 and "incomplete save" in err
     status, _, err = run(capsys, "save", "--qmp", str(tmp_path / "nosock"),
                          str(tmp_path / "y.img"))

@@ -12,6 +12,7 @@ import pytest
 
 from qmonexec.errors import InputError
 from qmonexec.save.image import (
+    FORMAT_VERSION,
     MAGIC,
     PREFIX_SIZE,
     STATE_COMPLETE,
@@ -40,7 +41,7 @@ def test_layout_and_round_trip() -> None:
     data = encode_header(header)
     assert len(data) == 4096
     magic, state, version, length, crc, reserved = struct.unpack_from(">8s8sIIII", data)
-    assert (magic, state, version, reserved) == (MAGIC, STATE_PARTIAL, 1, 0)
+    assert (magic, state, version, reserved) == (MAGIC, STATE_PARTIAL, FORMAT_VERSION, 0)
     body = data[PREFIX_SIZE:PREFIX_SIZE + length]
     assert zlib.crc32(body) == crc
     meta = json.loads(body)
@@ -114,11 +115,30 @@ def test_errors_are_input_errors() -> None:
     assert ImageError("x").exit_code == 2
 
 
-def test_other_version() -> None:
+def test_a_newer_version_is_refused() -> None:
     data = bytearray(encode_header(new_header()))
-    data[16:20] = struct.pack(">I", 2)
-    with pytest.raises(UnsupportedVersionError, match="version 2"):
+    data[16:20] = struct.pack(">I", 3)
+    with pytest.raises(UnsupportedVersionError, match="version 3"):
         parse_header(bytes(data))
+
+
+def test_new_headers_are_version_2_with_the_source_recorded() -> None:
+    source = {"status": "paused", "running": False, "machine": "pc-i440fx-7.2",
+              "ram_size": 64 << 20, "qemu_version": "7.2.22", "qemu_package": None,
+              "argv": None}
+    header = parse_header(encode_header(new_header(source=source)))
+    assert FORMAT_VERSION == 2 and header.version == 2
+    assert header.source == source
+
+
+def test_a_version_1_header_is_still_read() -> None:
+    # Version 1 had no "source" key; it reads as "not recorded".
+    header = new_header()
+    meta = {k: v for k, v in header.to_json().items() if k != "source"}
+    body = json.dumps(meta).encode()
+    data = struct.pack(">8s8sIIII", MAGIC, b"COMPLETE", 1, len(body), zlib.crc32(body), 0) + body
+    parsed = parse_header(data)
+    assert parsed.version == 1 and parsed.source is None and parsed.complete
 
 
 def test_truncated_metadata_and_damage() -> None:

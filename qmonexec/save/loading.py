@@ -1,0 +1,147 @@
+"""Loading a stream into a QEMU that waits for it (``-incoming defer``), and what a restore
+reports: shared by :mod:`.restore` (qmonexec images) and :mod:`.libvirt_restore`."""
+
+from __future__ import annotations
+
+__all__ = ["LoadPlan", "RestoreResult", "check_destination", "load"]
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, Protocol
+
+from ..vocabulary import STATUS_NONE, VM_INMIGRATE, VM_POSTMIGRATE, VM_RUNNING
+from .destination import StderrTail, check_matches
+from .errors import RestoreError, VMStateError
+from .image import ImageHeader
+from .progress import Meter, Progress
+from .qemu import query_status
+from .waits import enable_events, restore_events, wait_loaded
+
+if TYPE_CHECKING:
+    from ..qmp import QMPClient
+    from .fdstream import Stream
+
+
+@dataclass(frozen=True)
+class RestoreResult:
+    """What :func:`restore` did: the image read, how long it took, the VM's status after."""
+
+    source: str | bytes
+    offset: int
+    compression: str
+    seconds: float
+    vm_status: str
+    header: ImageHeader | None
+    uri: str
+    #: QEMU read through a temporary symlink because the name is not plain ASCII.
+    via_symlink: bool = False
+    #: How the stream travelled: ``exec``, ``fd`` or ``file`` (:mod:`.transport`).
+    transport: str = "exec"
+    #: Why ``auto`` chose what it chose, when the user should know (else ``None``).
+    note: str | None = None
+
+
+def _why(lines: list[str]) -> str:
+    """What QEMU said on stderr, or where to look when it could not be read."""
+    if lines:
+        return "; QEMU's last words on stderr:\n  " + "\n  ".join(lines)
+    return ("(it does so when the stream is truncated or corrupt, or the machine options "
+            "differ from the source's); see QEMU's stderr")
+
+
+def check_destination(client: QMPClient) -> None:
+    """Raise :class:`VMStateError` unless QEMU waits for an incoming migration."""
+    status = query_status(client)
+    if status == VM_POSTMIGRATE:
+        raise VMStateError("this VM was already migrated away (status postmigrate); restore "
+                           "into a new QEMU started with -incoming defer", status=status)
+    if status != VM_INMIGRATE:
+        raise VMStateError(
+            f"QEMU was not started with -incoming defer (status {status}); start the "
+            "destination with the same machine options as the source plus -incoming defer",
+            status=status)
+    if client.query_migrate().status != STATUS_NONE:
+        raise VMStateError("an incoming migration was already started in this QEMU; start "
+                           "a new one with -incoming defer", status=status)
+
+
+class LoadPlan(Protocol):
+    """What :func:`load` needs of a plan (a :class:`RestorePlan` has it all)."""
+
+    @property
+    def then(self) -> Literal["pause", "resume"]: ...
+    @property
+    def force(self) -> bool: ...
+    @property
+    def progress(self) -> Callable[[Progress], None] | None: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def deadline(self) -> float | None: ...
+
+
+def load(client: QMPClient, plan: LoadPlan, source: dict[str, Any] | None,
+         start: Callable[[Stream | None], None], read_as: bytes | None,
+         opener: Callable[[], Stream] | None = None) -> str:
+    """Check the destination (against ``source`` unless ``plan.force``), open the stream
+    ``opener`` hands (fd transports), ``start`` the incoming migration with it, wait for
+    it, leave the VM as ``plan.then`` says; return its status.  Ctrl-C during the load
+    stops the destination QEMU."""
+    check_destination(client)
+    if not plan.force:
+        check_matches(client, source)
+    stream = opener() if opener is not None else None
+    events_before = enable_events(client)
+    stderr = StderrTail(client)
+    try:
+        try:
+            start(stream)
+            _wait(client, plan, read_as, stderr)
+        except KeyboardInterrupt as exc:
+            _stop(client, exc)
+        if stream is not None:
+            failure = stream.finish(plan.deadline)
+            if failure is not None:
+                raise RestoreError("decompress", f"the decompressor failed: {failure}")
+    finally:
+        stderr.close()
+        if stream is not None:
+            stream.close(client if client.connected else None)
+    restore_events(client, events_before)
+    vm_status = query_status(client)
+    if plan.then == "resume":
+        client.execute("cont")
+    elif vm_status == VM_RUNNING:
+        client.execute("stop")
+    return query_status(client)
+
+
+def _wait(client: QMPClient, plan: LoadPlan, read_as: bytes | None,
+          stderr: StderrTail) -> None:
+    """Wait for the load; say why it failed, with QEMU's own words when they can be read."""
+    from ..qmp import ConnectionClosed, MigrationError, QMPError
+
+    meter = Meter("restore", plan.progress)
+    try:
+        wait_loaded(client, read_as, plan.size, plan.deadline, meter)
+    except ConnectionClosed:
+        raise RestoreError("qemu", "the destination QEMU exited while loading the image "
+                           + _why(stderr.lines())) from None
+    except (MigrationError, QMPError) as exc:
+        raise RestoreError("qemu", str(exc)) from None
+
+
+def _stop(client: QMPClient, exc: KeyboardInterrupt) -> NoReturn:
+    """Interrupted during the load: stop the destination QEMU and say so.
+
+    Not every QEMU can cancel an incoming migration, and a half-loaded guest
+    must never run.
+    """
+    from ..qmp import QMPError
+
+    with contextlib.suppress(QMPError, OSError):
+        client.execute("quit")
+    raise KeyboardInterrupt("restore interrupted: the destination QEMU was stopped (a "
+                            "half-loaded guest cannot run); start a new one with -incoming "
+                            "defer to restore again", *exc.args) from None
