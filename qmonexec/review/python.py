@@ -301,6 +301,13 @@ class _Scan:
 
 _CLIMB = (ast.JoinedStr, ast.BinOp, ast.Attribute, ast.Call)
 
+#: Keyword arguments whose strings are text for people (argparse's help, a logger's message
+#: is positional): a command quoted in them is shown, never run.
+_PROSE_KEYWORDS = frozenset({"help", "description", "epilog", "usage"})
+#: String methods whose argument is a pattern to compare with, not a command to run.
+_COMPARING = frozenset({"startswith", "endswith", "find", "rfind", "index", "rindex", "count",
+                        "removeprefix", "removesuffix", "partition", "rpartition", "split"})
+
 
 def _scan(tree: ast.AST) -> _Scan:
     scan = _Scan()
@@ -313,6 +320,12 @@ def _scan(tree: ast.AST) -> _Scan:
             continue
         if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
             continue  # a docstring, or a string statement: text, never sent anywhere
+        if isinstance(node, ast.keyword) and node.arg in _PROSE_KEYWORDS:
+            continue
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr in _COMPARING):
+            stack.append(node.func)
+            continue
         if isinstance(node, ast.Call):
             found = _call_target(node)
             if found is not None:

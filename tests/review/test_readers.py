@@ -138,6 +138,27 @@ def test_python_prose_and_docstrings_that_mention_exec_are_not_commands() -> Non
     assert _review(text, "python") == []
 
 
+def test_python_help_texts_for_people_are_not_commands() -> None:
+    text = (
+        'parser.add_argument("--uri", help="exec: is the prefix; exec:cat >/vm/x; reboot")\n'
+        'parser = ArgumentParser(description="exec:cat >/vm/x; reboot", epilog="exec:a;b")\n'
+    )
+    assert _review(text, "python") == []
+
+
+def test_python_string_comparisons_are_not_commands() -> None:
+    text = (
+        'if uri.startswith("exec:cat ;") or uri.endswith("; reboot"):\n'
+        '    head, _, tail = uri.partition("exec:cat |")\n'
+    )
+    assert _review(text, "python") == []
+
+
+def test_python_a_command_passed_beside_a_help_text_is_still_checked() -> None:
+    line = 'qmp.migrate("exec:cat >/vm/x; reboot", help="exec:cat is fine")'
+    assert (1, _col(line, ";"), "command-separator") in _review(line + "\n", "python")
+
+
 def test_python_regex_patterns_are_not_commands() -> None:
     text = 'PATTERN = re.compile(r"exec:(?P<prog>[a-z]+) -c \\| (.*)")\n'
     assert _review(text, "python") == []
