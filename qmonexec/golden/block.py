@@ -8,7 +8,10 @@ rendered ``exec:`` URI, a QMP command dict or an HMP line:
 * ``kind``, the pinned ``profile`` version of a save or restore, ``direction``;
 * ``string``: the exact string (in ``form`` for a spec), then its other forms
   (``uri``, ``qmp``, ``hmp``, ``virsh``); a form QEMU would refuse reads
-  ``FORM (refused): ERROR``;
+  ``FORM (refused): ERROR``.  The ``channels`` form of a raw save or restore
+  spec (QMP with a QEMU 8.2+ ``exec`` channel, no shell) is shown only when
+  chosen; its argv is checked as the equivalent quoted command, as the QMP
+  client checks it;
 * ``verdict`` (``ok``/``unsafe``), which text was ``checked``, and each
   finding as ``finding: SEVERITY CODE at OFFSET`` (offset in the checked text;
   never the message wording, which may improve between releases);
@@ -19,7 +22,7 @@ Values that are not plain printable text are escaped (:mod:`.text`).
 
 from __future__ import annotations
 
-__all__ = ["BLOCK_VERSION", "FORMS", "HEADER", "Golden", "golden_block"]
+__all__ = ["BLOCK_VERSION", "CHOSEN_FORMS", "FORMS", "HEADER", "Golden", "golden_block"]
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -41,6 +44,8 @@ BLOCK_VERSION = 1
 HEADER = "qmonexec-golden"
 #: The monitor forms a string is shown in.
 FORMS = ("uri", "qmp", "hmp", "virsh")
+#: The forms a spec's block can be written in: the monitor forms and ``channels``.
+CHOSEN_FORMS = (*FORMS, "channels")
 
 Subject = SaveSpec | RestoreSpec | CommandSpec | str | Mapping[str, Any]
 
@@ -77,10 +82,14 @@ def golden_block(subject: Subject, *, name: str | None = None, form: str = "uri"
     Raises :class:`~qmonexec.errors.InputError` for an unknown form or a
     subject of another type.
     """
-    if form not in FORMS:
-        raise InputError(f"unknown form {form!r}; use one of {', '.join(FORMS)}", value=form)
+    if form not in CHOSEN_FORMS:
+        raise InputError(f"unknown form {form!r}; use one of {', '.join(CHOSEN_FORMS)}",
+                         value=form)
     found = _resolve(subject, incoming, policy)
     forms = _forms(found.uri, found.incoming, domain)
+    channel = ""
+    if form == "channels":
+        forms["channels"], channel = _channel_form(subject)
     if found.string is not None:
         string: str | _Refused = found.string
         shown = found.kind if found.kind in FORMS else "uri"
@@ -95,6 +104,8 @@ def golden_block(subject: Subject, *, name: str | None = None, form: str = "uri"
     lines.append(_value_line("string", string))
     lines += [_value_line(f, forms[f]) for f in FORMS if f != shown]
     checked, text = ("qmp", forms["qmp"]) if shown == "virsh" else ("string", string)
+    if shown == "channels":
+        checked, text = "channel argv", channel
     problems: list[str] = []
     if isinstance(text, _Refused):
         lines += ["verdict: unsafe", f"checked: {checked}"]
@@ -107,6 +118,25 @@ def golden_block(subject: Subject, *, name: str | None = None, form: str = "uri"
         if not verdict.ok and not problems:
             problems.append("the string has none of the shapes the policy allows")
     return Golden(name, "\n".join(lines) + "\n", not problems, tuple(problems))
+
+
+def _channel_form(subject: Subject) -> tuple[str, str]:
+    """A raw save or restore spec as QMP with an exec channel, and the command it is checked
+    as; :class:`InputError` for anything an argv without a shell cannot express."""
+    from ..build import restore_channel, save_channel
+    from ..errors import UnsafeCommandError
+    from ..qmp.guard import channel_uri
+
+    if not isinstance(subject, (SaveSpec, RestoreSpec)):
+        raise InputError("only a SaveSpec or RestoreSpec has the channels form; use uri, qmp, "
+                         "hmp or virsh", value="channels")
+    try:
+        argv = (save_channel(subject) if isinstance(subject, SaveSpec)
+                else restore_channel(subject))
+        command = monitor.migrate_exec_channel(argv, incoming=isinstance(subject, RestoreSpec))
+        return monitor.to_json(command), channel_uri(argv)
+    except (InputError, UnsafeCommandError) as exc:
+        raise InputError(f"no channels form: {exc}", value="channels") from None
 
 
 def _resolve(subject: Subject, incoming: bool, policy: Policy | None) -> _Subject:

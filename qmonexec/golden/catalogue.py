@@ -16,7 +16,7 @@ UTF-8), ``argv`` (command; words, each a string or ``{"hex": ...}``),
 ``offset``, ``block_size``, ``transfer_size`` (save), ``compression`` (a
 format name) or ``compress_cmd`` (save) / ``decompress_cmd`` (restore) as a
 list of words, ``status_dir`` (save), ``profile`` (``default``,
-``default@1``, ...), ``format`` (``uri``, ``qmp``, ``hmp``, ``virsh``),
+``default@1``, ...), ``format`` (``uri``, ``qmp``, ``hmp``, ``virsh``, ``channels``),
 ``domain`` (for the virsh form), ``incoming`` (command).  Any other field is
 an error, as is a field that does not apply to the case's kind.
 """
@@ -33,7 +33,7 @@ from typing import Any
 
 from ..errors import InputError
 from ..spec import CommandSpec, Compression, RestoreSpec, SaveSpec, compression
-from .block import FORMS, Golden, golden_block
+from .block import CHOSEN_FORMS, Golden, golden_block
 from .text import field_line
 
 _COMMON = ("kind", "format", "domain")
@@ -113,7 +113,7 @@ def _case(name: str, fields: Any, source: str) -> Case:
         raise CatalogueError(f"{where}, field {_REQUIRED[kind]!r}: missing; a {kind} case "
                              "needs it")
     get = _Getter(fields, where)
-    form = get.choice("format", FORMS, "uri")
+    form = get.choice("format", CHOSEN_FORMS, "uri")
     domain = get.text("domain", "DOMAIN")
     try:
         spec = _SPECS[kind](get)
@@ -122,13 +122,19 @@ def _case(name: str, fields: Any, source: str) -> Case:
     except InputError as exc:
         raise CatalogueError(f"{where}, field {get.field_of(exc.value)!r}: "
                              f"{_field_names(str(exc))}") from None
-    return Case(name, spec, form, domain, get.flag("incoming"))
+    case = Case(name, spec, form, domain, get.flag("incoming"))
+    if form == "channels":
+        try:
+            case.block()
+        except InputError as exc:
+            raise CatalogueError(f"{where}, field 'format': {_field_names(str(exc))}") from None
+    return case
 
 
 #: The command-line options a spec's messages name, and the catalogue fields that mean the same.
 _OPTION_FIELDS = {"--block-size": "block_size", "--transfer-size": "transfer_size",
                   "--compress-cmd": "compress_cmd", "--decompress": "decompress_cmd",
-                  "--offset": "offset"}
+                  "--offset": "offset", "--format": "format"}
 
 
 def _field_names(message: str) -> str:

@@ -11,7 +11,7 @@ equivalent quoted command) and HMP lines sent through
 
 from __future__ import annotations
 
-__all__ = ["SYSTEM_BIN_DIRS", "check_command"]
+__all__ = ["SYSTEM_BIN_DIRS", "channel_uri", "check_command"]
 
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -85,6 +85,12 @@ def _argv_uri(args: Any, path: str, *, as_given: bool = False) -> str:
         raise UnsafeCommandError(
             f"{path} is an exec channel that cannot be checked: {exc}"
         ) from None
+
+
+def channel_uri(args: list[str]) -> str:
+    """The ``exec:`` command an exec channel's argv is judged as (the program named as the
+    policy knows it); :class:`UnsafeCommandError` when the argv cannot be checked."""
+    return _argv_uri(args, "channel")
 
 
 def _describe_findings(verdict: Any) -> str:

@@ -141,6 +141,27 @@ def test_an_escaped_value_is_one_printable_line(value: str) -> None:
     assert escape(value).isprintable()
 
 
+def test_the_channels_form_of_a_raw_save_is_checked_as_its_argv() -> None:
+    text = golden_block(SaveSpec(target="/vm/a.img", offset=65536), form="channels").text
+    lines = text.splitlines()
+    assert "form: channels" in lines and "checked: channel argv" in lines
+    assert "verdict: ok" in lines
+    assert '"transport":"exec","args":["/bin/dd","of=/vm/a.img"' in text
+    assert [line.split(":")[0] for line in lines[6:10]] == ["uri", "qmp", "hmp", "virsh"]
+    assert "command 0 argv 5: conv=notrunc" in lines
+
+
+def test_the_channels_form_is_shown_only_when_chosen() -> None:
+    text = golden_block(SaveSpec(target="/vm/a.img", offset=65536)).text
+    assert "channels" not in text
+
+
+def test_a_spec_no_exec_channel_can_express_has_no_channels_form() -> None:
+    with pytest.raises(InputError, match="no channels form"):
+        golden_block(SaveSpec(target="/vm/a.img", offset=65536, compression=compression("zstd")),
+                     form="channels")
+
+
 def test_an_unknown_form_or_subject_is_refused() -> None:
     with pytest.raises(InputError, match="unknown form 'json'"):
         golden_block(SAVE, form="json")

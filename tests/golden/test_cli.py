@@ -169,6 +169,10 @@ def test_every_spec_field_reaches_the_spec(tmp_path: Path) -> None:
      "field 'compress_cmd': give either compression or compress_cmd"),
     ({"kind": "command", "argv": "/usr/bin/tee /x"}, "field 'argv': '/usr/bin/tee /x' must be a"),
     ({"kind": "command", "argv": ["/bin/cat"], "incoming": "yes"}, "field 'incoming'"),
+    ({"kind": "save", "target": "/x", "compression": "zstd", "format": "channels"},
+     "field 'format': no channels form: a compressed save needs a pipeline"),
+    ({"kind": "command", "argv": ["/bin/cat"], "format": "channels"},
+     "field 'format': only a SaveSpec or RestoreSpec has the channels form"),
 ])
 def test_a_malformed_case_exits_2_naming_the_case_and_the_field(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], case: dict[str, Any], expected: str,
@@ -178,6 +182,20 @@ def test_a_malformed_case_exits_2_naming_the_case_and_the_field(
         status, out, err = golden(capsys, action, catalogue(tmp_path, {"bad": case}), str(gold))
         assert (status, out) == (2, "") and expected in err, err
     assert not gold.exists()
+
+
+def test_a_raw_case_can_be_pinned_in_the_channels_form(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    cases = {"raw": {"kind": "save", "target": "/vm/a.img", "offset": 65536,
+                     "format": "channels"},
+             "back": {"kind": "restore", "target": "/vm/a.img", "offset": 65536,
+                      "format": "channels"}}
+    cat, gold = catalogue(tmp_path, cases), str(tmp_path / "uris.golden")
+    assert golden(capsys, "write", cat, gold)[0] == 0
+    text = Path(gold).read_text()
+    assert text.count("form: channels") == 2 and text.count("checked: channel argv") == 2
+    assert golden(capsys, "check", cat, gold)[0] == 0
 
 
 @pytest.mark.parametrize(("raw", "expected"), [
