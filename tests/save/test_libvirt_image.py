@@ -26,6 +26,11 @@ XML = ("<domain type='qemu'><name>web1</name><memory unit='KiB'>65536</memory>"
        "<os><type arch='x86_64' machine='pc-i440fx-7.2'>hvm</type></os></domain>")
 
 
+def xml_for(vm: QemuVM) -> str:
+    """The domain XML for an image of ``vm``: its own resolved machine type."""
+    return XML.replace("pc-i440fx-7.2", vm.machine())
+
+
 def libvirt_image(stream: bytes, *, fmt: str = "raw", was_running: bool = False,
                   magic: bytes = b"LibvirtQemudSave", xml: str = XML) -> bytes:
     """magic[16], version, data_len, was_running, format, cookieOffset, unused[14] (host
@@ -81,7 +86,7 @@ def test_a_libvirt_image_restores_with_ram_identical(fmt: str, loaded_vm: Callab
     if fmt == "gzip":
         stream = gzip.compress(stream)
     path = tmp_path / "web1.save"
-    path.write_bytes(libvirt_image(stream, fmt=fmt))
+    path.write_bytes(libvirt_image(stream, fmt=fmt, xml=xml_for(source)))
     destination = loaded_vm("-incoming", "defer")
     result = restore(str(destination.qmp_path), str(path))
     assert result.compression == fmt and result.offset % 512 != 0
@@ -107,6 +112,6 @@ def test_a_libvirt_image_of_a_running_domain_comes_back_running(
     save(str(source.qmp_path), str(saved))
     path = tmp_path / "web1.save"
     path.write_bytes(libvirt_image(saved.read_bytes()[read_header(saved).offset:],
-                                   was_running=True))
+                                   was_running=True, xml=xml_for(source)))
     destination = loaded_vm("-incoming", "defer")
     assert restore(str(destination.qmp_path), str(path)).vm_status == "running"
