@@ -203,6 +203,27 @@ def _layout(choice: Choice) -> dict[str, bool]:
     return {"mapped-ram": True, "multifd": True}
 
 
+def _give_fd(client: QMPClient, stream: Stream, fd: int, program: tuple[str, ...] | None, *,
+             outgoing: bool) -> None:
+    """``fd:NAME`` for QEMU: the file ``fd`` itself, or the end of a pipe whose other end
+    ``program`` uses (it writes ``fd`` on the way out, reads it on the way in)."""
+    stream.fd_name = _name()
+    if program is None:
+        get_fd(client, fd, stream.fd_name)
+    else:
+        read_end, write_end = os.pipe()
+        try:
+            child_in, child_out, qemu_end = ((read_end, fd, write_end) if outgoing
+                                             else (fd, write_end, read_end))
+            stream.child, stream.err = _start_child(program, child_in, child_out)
+            stream.argv = program
+            get_fd(client, qemu_end, stream.fd_name)
+        finally:
+            os.close(read_end)
+            os.close(write_end)
+    stream.uri = f"fd:{stream.fd_name}"
+
+
 def open_outgoing(client: QMPClient, choice: Choice, target_fd: int, offset: int,
                   compress: tuple[str, ...] | None) -> Stream:
     """Hand QEMU the way to the target (``target_fd``, already holding the header)."""
@@ -212,20 +233,7 @@ def open_outgoing(client: QMPClient, choice: Choice, target_fd: int, offset: int
         if choice.transport == "file":
             stream.uri = _file_uri(client, out, stream, offset, choice.direct_io)
             return stream
-        if compress is None:
-            stream.fd_name = _name()
-            get_fd(client, out, stream.fd_name)
-        else:
-            read_end, write_end = os.pipe()
-            try:
-                stream.child, stream.err = _start_child(compress, read_end, out)
-                stream.argv = compress
-                stream.fd_name = _name()
-                get_fd(client, write_end, stream.fd_name)
-            finally:
-                os.close(read_end)
-                os.close(write_end)
-        stream.uri = f"fd:{stream.fd_name}"
+        _give_fd(client, stream, out, compress, outgoing=True)
         return stream
     except BaseException:
         stream.close(client)
@@ -247,20 +255,7 @@ def open_incoming(client: QMPClient, choice: Choice, source: str | bytes, offset
         if choice.transport == "file":
             stream.uri = _file_uri(client, image, stream, offset)
             return stream
-        if decompress is None:
-            stream.fd_name = _name()
-            get_fd(client, image, stream.fd_name)
-        else:
-            read_end, write_end = os.pipe()
-            try:
-                stream.child, stream.err = _start_child(decompress, image, write_end)
-                stream.argv = decompress
-                stream.fd_name = _name()
-                get_fd(client, read_end, stream.fd_name)
-            finally:
-                os.close(read_end)
-                os.close(write_end)
-        stream.uri = f"fd:{stream.fd_name}"
+        _give_fd(client, stream, image, decompress, outgoing=False)
         return stream
     except BaseException:
         stream.close(client)
