@@ -61,15 +61,21 @@ The source QEMU needs nothing special.  See docs/save-restore.md.
 """
 
 RESTORE_DESCRIPTION = """\
-Load an image written by 'qmonexec save' into a QEMU started with the same
-machine options as the source plus '-incoming defer' (add -S to keep the guest
-paused until the restore is done).  The header chooses the offset and the
+Load an image written by 'qmonexec save', or by 'virsh save', into a QEMU
+started with the same machine options as the source plus '-incoming defer'
+(add -S to keep the guest paused until the restore is done; 'qmonexec inspect
+--cmdline' prints such a command line).  The header chooses the offset and the
 decompressor; images whose header is still marked incomplete, or whose size
-does not match the recorded stream length, are refused before QEMU is asked.
-For an image with a header of your own, give --offset (and --decompress).
+does not match the recorded stream length, are refused before QEMU is asked,
+and so is a destination whose machine type or RAM size differs from the saved
+source's (--force loads anyway).  Afterwards the VM runs or stays paused as
+the source did (--then).  For an image with a header of your own, give
+--offset (and --decompress).
 
 exit status: 0 restored; 1 QEMU failed to load the image; 2 bad input (bad or
-truncated image, QEMU not waiting with -incoming defer); 3 connection failure.
+truncated image, a destination that does not match, QEMU not waiting with
+-incoming defer); 3 connection failure; 130/143/129 interrupted by SIGINT/
+SIGTERM/SIGHUP (the half-loaded destination QEMU is stopped).
 """
 
 RESTORE_EPILOG = """\
