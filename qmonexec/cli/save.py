@@ -152,7 +152,7 @@ def _register_save(subparsers: Any) -> None:
     _transport_options(save, "save")
     save.add_argument("--direct-io", action="store_true",
                       help="with --parallel: the channels write with O_DIRECT (QEMU 9.1+; "
-                           "the file system must support it, tmpfs does not)")
+                           "the file system must support O_DIRECT; older kernels' tmpfs does not)")
     save.add_argument("--no-cmdline", action="store_true",
                       help="do not record the source QEMU's command line in the header")
     save.add_argument("--keep-partial", action="store_true",
