@@ -194,10 +194,12 @@ def _register_restore(subparsers: Any) -> None:
 def _register_inspect(subparsers: Any) -> None:
     inspect = subparsers.add_parser(
         "inspect", help="print the header of a saved image",
-        description="Print the qmonexec header of an image: state (complete or partial), "
-                    "offset, compression, sizes, QEMU version, user metadata.  Exit status 0 "
-                    "for a complete, intact image; 1 for a partial or truncated one; 2 when "
-                    "the file is not a readable qmonexec image.")
+        description="Print the header of an image: for a qmonexec image its state (complete "
+                    "or partial), offset, compression, sizes, QEMU version, the source VM "
+                    "(run state, machine, RAM, command line) and user metadata; for a libvirt "
+                    "save image (virsh save) its format and the domain's name, memory and "
+                    "machine.  Exit status 0 for a complete, intact image; 1 for a partial or "
+                    "truncated one; 2 when the file is not a readable image.")
     inspect.add_argument("file", metavar="FILE", type=_path)
     inspect.add_argument("--json", action="store_true", help="print the header as JSON")
     inspect.add_argument("--offset", metavar="BYTES", type=size, default=None,
