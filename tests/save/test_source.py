@@ -28,6 +28,13 @@ from tests.save.test_roundtrip import dump
 pytestmark = pytest.mark.system
 
 
+def versioned_pc(vm: QemuVM) -> str:
+    """The machine type QEMU's ``pc`` alias names (``pc-i440fx-7.2`` on 7.2)."""
+    with vm.client() as qmp:
+        return next(str(m["name"]) for m in qmp.execute("query-machines")
+                    if m.get("alias") == "pc")
+
+
 def status_of(vm: QemuVM) -> str:
     with vm.client() as qmp:
         status: str = qmp.execute("query-status")["status"]
@@ -76,7 +83,8 @@ def test_the_header_records_the_source(loaded_vm: Callable[..., QemuVM],
     recorded = read_header(target).source
     assert recorded is not None
     assert recorded["status"] == "prelaunch" and recorded["running"] is False
-    assert recorded["machine"] == "pc-i440fx-7.2"  # "pc" resolved to its versioned name
+    assert recorded["machine"] == versioned_pc(source)  # "pc" resolved to its versioned name
+    assert recorded["machine"].startswith("pc-i440fx-")
     assert recorded["ram_size"] == 64 << 20
     with source.client() as qmp:
         assert recorded["qemu_version"] == ".".join(map(str, qmp.version))
@@ -84,8 +92,10 @@ def test_the_header_records_the_source(loaded_vm: Callable[..., QemuVM],
     assert argv is not None and Path(argv[0]).name == QEMU_PROGRAM
     assert f"secret,id=sec0,data={REDACTED},format=raw" in argv
     assert "hunter2" not in target.read_bytes()[:65536].decode("ascii", "replace")
-    assert argv[1:] == [a if "hunter2" not in a else f"secret,id=sec0,data={REDACTED},format=raw"
-                        for a in source.argv[1:]]
+    expected = [a if "hunter2" not in a else f"secret,id=sec0,data={REDACTED},format=raw"
+                for a in source.argv[1:]]
+    # A wrapper script (QEMU 10.0 here) may put options of its own first.
+    assert argv[len(argv) - len(expected):] == expected
 
 
 def test_no_cmdline_records_no_argv(loaded_vm: Callable[..., QemuVM], tmp_path: Path) -> None:
@@ -98,12 +108,13 @@ def test_no_cmdline_records_no_argv(loaded_vm: Callable[..., QemuVM], tmp_path: 
 
 @pytest.mark.parametrize(("extra", "what", "saved", "found"), [
     (("-m", "128"), "RAM size", 64 << 20, 128 << 20),
-    (("-machine", "pc-i440fx-7.1"), "machine type", "pc-i440fx-7.2", "pc-i440fx-7.1"),
+    (("-machine", "pc-i440fx-7.1"), "machine type", None, "pc-i440fx-7.1"),
 ], ids=["ram", "machine"])
 def test_a_mismatched_destination_is_refused_before_loading(
         extra: tuple[str, ...], what: str, saved: object, found: object,
         loaded_vm: Callable[..., QemuVM], tmp_path: Path) -> None:
     source = loaded_vm()
+    saved = versioned_pc(source) if saved is None else saved  # the source's own machine
     target = tmp_path / "vm.img"
     save(str(source.qmp_path), str(target))
     destination = loaded_vm(*extra, "-incoming", "defer")
@@ -201,7 +212,8 @@ def test_inspect_shows_the_source(loaded_vm: Callable[..., QemuVM], tmp_path: Pa
     status, out, _ = cli(capsys, "inspect", str(target))
     assert status == 0
     assert "source_state   paused (prelaunch)" in out
-    assert "source_machine pc-i440fx-7.2" in out and "source_ram     67108864" in out
+    assert f"source_machine {versioned_pc(source)}" in out
+    assert "source_ram     67108864" in out
     assert "source_argv    not recorded" in out
     status, _, err = cli(capsys, "inspect", "--cmdline", str(target))
     assert status == 2 and "records no command line" in err
