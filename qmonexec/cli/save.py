@@ -146,7 +146,7 @@ def _register_save(subparsers: Any) -> None:
     _transport_options(save, "save")
     save.add_argument("--direct-io", action="store_true",
                       help="with --parallel: the channels write with O_DIRECT (QEMU 9.1+; "
-                           "the file system must support it, tmpfs does not)")
+                           "the file system must support it; tmpfs on older kernels does not)")
     save.add_argument("--no-cmdline", action="store_true",
                       help="do not record the source QEMU's command line in the header")
     save.add_argument("--keep-partial", action="store_true",
@@ -181,6 +181,10 @@ def _register_restore(subparsers: Any) -> None:
     restore.add_argument("--timeout", metavar="S", type=_seconds, default=None,
                          help="give up after S seconds (default: no limit)")
     _transport_options(restore, "restore")
+    restore.add_argument("--direct-io", action="store_true",
+                         help="for an image saved with --parallel: its channels read with "
+                              "O_DIRECT (QEMU 9.1+; the file system must support it; tmpfs "
+                              "on older kernels does not)")
     restore.add_argument("--quiet", "-q", action="store_true", help="no progress display")
     restore.set_defaults(handler=_restore)
 
@@ -416,7 +420,7 @@ def _restore(args: argparse.Namespace) -> int:
             result = restore(args.qmp, args.source, offset=args.offset, decompress=decompress,
                              then=args.then, timeout=args.timeout, progress=display,
                              transport=args.transport, parallel=args.parallel,
-                             force=args.force)
+                             force=args.force, direct_io=args.direct_io)
     except KeyboardInterrupt as exc:
         if display is not None:
             display.close()

@@ -46,6 +46,7 @@ def restore(
     transport: str = "auto",
     parallel: int | None = None,
     force: bool = False,
+    direct_io: bool = False,
 ) -> RestoreResult:
     """Restore the image ``source`` into the QEMU behind ``qmp`` (started with ``-incoming defer``).
 
@@ -64,7 +65,8 @@ def restore(
     (``exit-on-error`` off) and the error also carries its ``error-desc``.
     ``transport``: ``auto`` (default), ``exec``, ``fd`` or ``file``; an image
     with the mapped-ram layout needs ``file`` on QEMU 9.1+ (``parallel``: its
-    channels, default the header's).  ``KeyboardInterrupt`` during the load
+    channels, default the header's; ``direct_io``: they read with O_DIRECT,
+    QEMU 9.1+).  ``KeyboardInterrupt`` during the load
     stops the destination QEMU (a half-loaded guest cannot run) and is re-raised.
     Raises :class:`~qmonexec.save.image.ImageError` subclasses for unusable
     images, :class:`VMStateError` when QEMU is not waiting for an incoming
@@ -79,16 +81,18 @@ def restore(
                                progress=progress, qmp_timeout=qmp_timeout, force=force)
     plan = plan_restore(source, offset=offset, decompress=decompress, then=then,
                         timeout=timeout, policy=policy, progress=progress,
-                        transport=transport, parallel=parallel, force=force)
+                        transport=transport, parallel=parallel, force=force,
+                        direct_io=direct_io)
     header = plan.header
-    mapped = header is not None and header.mapped_ram
+    # Without a header only --parallel can say the stream has the mapped-ram layout.
+    mapped = header.mapped_ram if header is not None else plan.parallel is not None
     with connect(qmp, qmp_timeout) as client:
         offer = probe(client)  # also says whether a failed load can leave QEMU running
         choice = decide(client, plan.transport, compressed=plan.spec.compression is not None,
                         parallel=plan.parallel or (
                             header.layout.get("channels") if mapped and header is not None
                             and header.layout is not None else None),
-                        mapped_ram=mapped, offer=offer)
+                        mapped_ram=mapped, direct_io=plan.direct_io, offer=offer)
         if choice.transport != "exec":
             return _restore_fd(client, plan, choice, mapped, offer)
         return _restore_exec(client, plan, choice.note, offer)
@@ -106,7 +110,8 @@ def _restore_fd(client: QMPClient, plan: RestorePlan, choice: Choice,
     def prepare(stream: Stream | None) -> str:
         assert stream is not None
         if stream.capabilities:
-            set_layout(client, stream.capabilities, Choice("file", parallel=stream.channels))
+            set_layout(client, stream.capabilities, Choice(
+                "file", parallel=stream.channels, direct_io=choice.direct_io))
         return stream.uri
 
     vm_status = load(client, plan, plan.header.source if plan.header else None, prepare,

@@ -222,6 +222,9 @@ def decide(client: QMPClient, transport: str, *, compressed: bool, profile_name:
                              f"{offer.describe()} cannot load it (it needs QEMU 9.1+ with the "
                              "mapped-ram capability and file: fdsets over a Unix QMP socket): "
                              "restore it into a newer QEMU", value=transport)
-        return Choice("file", parallel=parallel)
+        if direct_io and not offer.direct_io:
+            raise InputError(f"--direct-io needs QEMU 9.1+; {offer.describe()} lacks it: "
+                             "leave out --direct-io", value=direct_io)
+        return Choice("file", parallel=parallel, direct_io=direct_io)
     return choose(transport, offer, compressed=compressed, profile_name=profile_name,
                   parallel=parallel, direct_io=direct_io)
