@@ -48,7 +48,7 @@ def _why(lines: list[str]) -> str:
     """What QEMU said on stderr, or where to look when it could not be read."""
     if lines:
         return "; QEMU's last words on stderr:\n  " + "\n  ".join(lines)
-    return ("(it does so when the stream is truncated or corrupt, or the machine options "
+    return (" (it does so when the stream is truncated or corrupt, or the machine options "
             "differ from the source's); see QEMU's stderr")
 
 
@@ -139,7 +139,7 @@ def _wait(client: QMPClient, plan: LoadPlan, read_as: bytes | None,
         if status.status in FAILED_STATUSES:
             raise _failed(client, status, stderr.lines())
     except ConnectionClosed:
-        raise RestoreError("qemu", "the destination QEMU exited while loading the image "
+        raise RestoreError("qemu", "the destination QEMU exited while loading the image"
                            + _why(stderr.lines())) from None
     except (MigrationError, QMPError) as exc:
         raise RestoreError("qemu", str(exc)) from None
