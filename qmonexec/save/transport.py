@@ -102,9 +102,17 @@ def _members(entry: dict[str, Any]) -> set[Any]:
 
 
 def probe(client: QMPClient) -> Offer:
-    """Ask the QEMU behind ``client`` what it offers (``query-qmp-schema``, asked once)."""
+    """Ask the QEMU behind ``client`` what it offers (``query-qmp-schema``, asked once).
+
+    Below QEMU 9.1 nothing the schema could list is usable (``file:`` with fdsets,
+    which ``file``, ``--parallel`` and ``--direct-io`` need, and ``exit-on-error``
+    came in 9.1), so the schema, the largest answer QEMU gives (tens of
+    milliseconds), is not asked for.
+    """
     version = client.greeting.version
     file_transport = mapped_ram = direct_io = False
+    if version < FDSET_FILE_SINCE:
+        return Offer(version, client.can_pass_fds, file_transport, mapped_ram, direct_io)
     try:
         schema = client.execute("query-qmp-schema")
     except CommandError:

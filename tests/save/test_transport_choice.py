@@ -85,8 +85,8 @@ def test_impossible_requests_are_refused_before_qemu_is_asked(kwargs: dict[str, 
         check_request(transport, **arguments)  # type: ignore[arg-type]
 
 
-def _schema_server(fake: Callable[..., FakeQMPServer], schema: list[dict[str, Any]] | None
-                   ) -> FakeQMPServer:
+def _schema_server(fake: Callable[..., FakeQMPServer], schema: list[dict[str, Any]] | None,
+                   major: int = 10, minor: int = 0) -> FakeQMPServer:
     def handler(peer: Peer, command: dict[str, Any]) -> bool:
         if command["execute"] != "query-qmp-schema":
             return False
@@ -98,7 +98,9 @@ def _schema_server(fake: Callable[..., FakeQMPServer], schema: list[dict[str, An
         return True
 
     def script(peer: Peer) -> None:
-        peer.negotiate()
+        peer.greet({"QMP": {"version": {"qemu": {"major": major, "minor": minor, "micro": 2},
+                                        "package": "fake"}, "capabilities": []}})
+        peer.reply(peer.recv())  # qmp_capabilities
         peer.serve(handler)
 
     return fake(script)
@@ -127,3 +129,12 @@ def test_exit_on_error_is_read_from_migrate_incomings_own_arguments(
         assert probe(qmp).exit_on_error is expected
     asked = [m["execute"] for m in server.received_messages()]
     assert asked.count("query-qmp-schema") == 1
+
+
+def test_below_9_1_the_schema_is_not_asked_for(fake: Callable[..., FakeQMPServer]) -> None:
+    # Nothing it could list is usable there: file: with fdsets came in 9.1.
+    server = _schema_server(fake, _incoming(["uri", "exit-on-error"]), major=9, minor=0)
+    with QMPClient(server.address, timeout=2) as qmp:
+        offer = probe(qmp)
+    assert offer.version == (9, 0, 2) and not offer.fdset_file and not offer.exit_on_error
+    assert "query-qmp-schema" not in [m["execute"] for m in server.received_messages()]
