@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from qmonexec.qmp import QMPClient, Timeout
-from qmonexec.save import RestoreError, restore, save
+from qmonexec.save import RestoreError, VMStateError, restore, save
 from qmonexec.save.cmdline import REDACTED
 from qmonexec.save.destination import MismatchError
 from qmonexec.save.image import read_header
@@ -172,6 +172,20 @@ def test_a_rejected_load_on_qemu_9_1_keeps_qemu_running_and_names_its_reason(
     assert any("Size mismatch" in line for line in _stderr_lines(destination))
     assert status == "inmigrate" and f"still running (status {status})" in message
     assert "-incoming defer" in message and destination.process.poll() is None
+
+
+def test_after_a_rejected_load_qemu_9_1_refuses_another_stream(
+        qemu_version: str, loaded_vm: Callable[..., QemuVM], tmp_path: Path) -> None:
+    # What the error tells the user to do (start a new QEMU) is what QEMU leaves possible.
+    from qmonexec.qmp import CommandError
+
+    if qemu_version == "7.2":
+        pytest.skip("QEMU 7.2 has no exit-on-error: it exits on a failed load")
+    destination, _ = _rejected_load(loaded_vm, tmp_path)
+    with destination.client() as qmp, pytest.raises(CommandError, match="already"):
+        qmp.migrate_incoming(f"exec:dd if={tmp_path / 'vm.img'} bs=65536 skip=1")
+    with pytest.raises(VMStateError, match="start a new one with -incoming defer"):
+        restore(str(destination.qmp_path), str(tmp_path / "vm.img"), force=True)
 
 
 def test_a_greeting_timeout_names_the_one_client_rule(qemu: QemuVM) -> None:
