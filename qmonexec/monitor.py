@@ -76,9 +76,20 @@ def migrate(uri: str) -> QMPCommand:
     return qmp_command("migrate", {"uri": uri})
 
 
-def migrate_incoming(uri: str) -> QMPCommand:
-    """``{"execute": "migrate-incoming", "arguments": {"uri": URI}}``."""
-    return qmp_command("migrate-incoming", {"uri": uri})
+def migrate_incoming(uri: str, *, exit_on_error: bool | None = None) -> QMPCommand:
+    """``{"execute": "migrate-incoming", "arguments": {"uri": URI}}``.
+
+    ``exit_on_error`` (QEMU 9.1+, must be a ``bool``): ``False`` keeps QEMU
+    running when the load fails, so ``query-migrate`` can say why; ``None``
+    leaves the argument out (QEMU then exits on a failed load).
+    """
+    arguments: dict[str, Any] = {"uri": uri}
+    if exit_on_error is not None:
+        if not isinstance(exit_on_error, bool):
+            raise InputError(f"exit_on_error must be true or false, not {exit_on_error!r}",
+                             value=exit_on_error)
+        arguments["exit-on-error"] = exit_on_error
+    return qmp_command("migrate-incoming", arguments)
 
 
 def migrate_exec_channel(argv: list[str], *, incoming: bool = False) -> QMPCommand:

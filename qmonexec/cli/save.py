@@ -8,9 +8,8 @@ import json
 import os
 import signal
 import sys
-import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
 from ..vocabulary import (
@@ -19,9 +18,10 @@ from ..vocabulary import (
     COMPRESSORS,
     PROFILE_NAMES,
     RAW,
-    STATUS_COMPLETED,
     spoken,
 )
+from .progress import bytes_text as _bytes
+from .progress import display as _display
 from .uri import PROFILE_HELP, cli_compression, command_words, size
 
 TRANSPORT_NAMES = ("auto", "exec", "fd", "file")
@@ -29,7 +29,6 @@ TRANSPORT_NAMES = ("auto", "exec", "fd", "file")
 _FORMATS = f"{RAW} (default), {spoken(COMPRESSORS)}"
 
 if TYPE_CHECKING:
-    from ..save import Progress
     from ..save.image import ImageHeader
 
 SAVE_DESCRIPTION = """\
@@ -152,7 +151,7 @@ def _register_save(subparsers: Any) -> None:
     _transport_options(save, "save")
     save.add_argument("--direct-io", action="store_true",
                       help="with --parallel: the channels write with O_DIRECT (QEMU 9.1+; "
-                           "the file system must support O_DIRECT; older kernels' tmpfs does not)")
+                           "the file system must support it; tmpfs on older kernels does not)")
     save.add_argument("--no-cmdline", action="store_true",
                       help="do not record the source QEMU's command line in the header")
     save.add_argument("--keep-partial", action="store_true",
@@ -187,6 +186,10 @@ def _register_restore(subparsers: Any) -> None:
     restore.add_argument("--timeout", metavar="S", type=_seconds, default=None,
                          help="give up after S seconds (default: no limit)")
     _transport_options(restore, "restore")
+    restore.add_argument("--direct-io", action="store_true",
+                         help="for an image saved with --parallel: its channels read with "
+                              "O_DIRECT (QEMU 9.1+; the file system must support it; tmpfs "
+                              "on older kernels does not)")
     restore.add_argument("--quiet", "-q", action="store_true", help="no progress display")
     restore.set_defaults(handler=_restore)
 
@@ -233,91 +236,6 @@ def _transport_options(parser: Any, verb: str) -> None:
         help=("write the mapped-ram layout with N multifd channels (QEMU 9.1+, raw only)"
               if verb == "save" else
               "channels for an image saved with --parallel (default: as saved)"))
-
-
-# --------------------------------------------------------------------------- progress
-
-def _bytes(count: float | None) -> str:
-    if count is None:
-        return "?"
-    value = float(count)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(value) < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    whole = round(seconds)
-    minutes, secs = divmod(whole, 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
-def progress_line(report: Progress) -> str:
-    """One line describing ``report`` (what the TTY display shows)."""
-    if report.phase == "flush":
-        return (f"saved {_bytes(report.total)} of RAM; waiting for the pipeline to finish "
-                f"writing ({_bytes(report.on_disk)} on disk)  {_duration(report.elapsed)}")
-    verb = "saving" if report.phase == "migrate" else "restoring"
-    parts = [f"{verb} [{'starting' if report.status == 'none' else report.status}]"]
-    if report.done is not None and report.total:
-        percent = 100.0 * report.done / report.total
-        parts.append(f"{_bytes(report.done)} / {_bytes(report.total)} ({percent:3.0f}%)")
-    elif report.total:
-        parts.append(f"image {_bytes(report.total)}")
-    if report.sent is not None:
-        parts.append(f"sent {_bytes(report.sent)}")
-    if report.rate is not None:
-        parts.append(f"{_bytes(report.rate)}/s")
-    if report.eta is not None and report.status != STATUS_COMPLETED:
-        parts.append(f"ETA {_duration(report.eta)}")
-    parts.append(f"elapsed {_duration(report.elapsed)}")
-    return "  ".join(parts)
-
-
-class ProgressDisplay:
-    """Redraws one status line on a terminal (``\\r`` + clear to end of line), at most 5 Hz."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-        self.shown = False
-        self.last = 0.0
-        self.state: tuple[str, str] = ("", "")
-
-    def __call__(self, report: Progress) -> None:
-        now = time.monotonic()
-        state = (report.phase, report.status)
-        if now - self.last < 0.2 and self.shown and state == self.state:
-            return
-        self.last, self.state = now, state
-        width = 0
-        try:
-            width = os.get_terminal_size(self.stream.fileno()).columns
-        except (OSError, ValueError):
-            width = 0
-        line = progress_line(report)
-        if width > 1:
-            line = line[: width - 1]
-        self.stream.write(f"\r{line}\x1b[K")
-        self.stream.flush()
-        self.shown = True
-
-    def close(self) -> None:
-        """End the status line so that what follows starts on a new line."""
-        if self.shown:
-            self.stream.write("\n")
-            self.stream.flush()
-            self.shown = False
-
-
-def _display(quiet: bool) -> ProgressDisplay | None:
-    if quiet or not sys.stderr.isatty():
-        return None
-    return ProgressDisplay(sys.stderr)
 
 
 # --------------------------------------------------------------------------- handlers
@@ -424,7 +342,7 @@ def _restore(args: argparse.Namespace) -> int:
             result = restore(args.qmp, args.source, offset=args.offset, decompress=decompress,
                              then=args.then, timeout=args.timeout, progress=display,
                              transport=args.transport, parallel=args.parallel,
-                             force=args.force)
+                             force=args.force, direct_io=args.direct_io)
     except KeyboardInterrupt as exc:
         if display is not None:
             display.close()

@@ -147,11 +147,18 @@ class MigrationCommands:
         """
         self._run(monitor.migrate(uri), timeout, policy, allow_unvalidated_exec)
 
-    def migrate_incoming(self, uri: str, *, timeout: float | None = None,
-                         policy: Policy | None = None,
+    def migrate_incoming(self, uri: str, *, exit_on_error: bool | None = None,
+                         timeout: float | None = None, policy: Policy | None = None,
                          allow_unvalidated_exec: bool | None = None) -> None:
-        """Start an incoming migration from ``uri`` (QEMU must run with ``-incoming defer``)."""
-        self._run(monitor.migrate_incoming(uri), timeout, policy, allow_unvalidated_exec)
+        """Start an incoming migration from ``uri`` (QEMU must run with ``-incoming defer``).
+
+        ``exit_on_error=False`` (QEMU 9.1+) keeps QEMU running when the load
+        fails, with the reason in ``query-migrate``'s ``error-desc``; ``None``
+        sends no such argument.  ``exec:`` URIs pass the validator as for
+        :meth:`migrate`.
+        """
+        self._run(monitor.migrate_incoming(uri, exit_on_error=exit_on_error), timeout, policy,
+                  allow_unvalidated_exec)
 
     def query_migrate(self, *, timeout: float | None = None) -> MigrationStatus:
         """Return the current migration status (``"none"`` before any migration)."""

@@ -37,13 +37,18 @@ class SaveError(QmonexecError):
 
 
 class RestoreError(QmonexecError):
-    """A restore failed after QEMU was asked to read the image; ``stage`` names the step."""
+    """A restore failed after QEMU was asked to read the image; ``stage`` names the step.
+
+    ``error_desc`` is QEMU's own reason (``query-migrate``'s ``error-desc``) when QEMU
+    reported the failed load and kept running, else ``None``.
+    """
 
     exit_code = 1
 
-    def __init__(self, stage: str, message: str) -> None:
+    def __init__(self, stage: str, message: str, *, error_desc: str | None = None) -> None:
         super().__init__(f"restore failed in stage {stage!r}: {message}")
         self.stage = stage
+        self.error_desc = error_desc
 
 
 class VMStateError(InputError):

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING
 
 from ..qmp.fdpass import add_fd, add_to_fdset, close_fd, get_fd, remove_fd
 from ..vocabulary import COMPRESS, WRITE
-from .errors import SaveError
+from .errors import RestoreError, SaveError
 from .target import parent_dir, show
 from .waits import Pipeline
 
@@ -156,7 +156,11 @@ def _start_child(argv: tuple[str, ...], stdin: int, stdout: int) -> tuple[
 
 def _file_uri(client: QMPClient, fd: int, stream: Stream, offset: int,
               direct_io: bool = False) -> str:
-    stream.fdset = add_fd(client, fd, "qmonexec image")
+    """Put ``fd`` (and with ``direct_io`` an O_DIRECT twin) in a new fdset; the file: URI.
+
+    Raises :class:`_NoDirectIO` when the file system refuses O_DIRECT.
+    """
+    direct = -1
     if direct_io:
         # The multifd channels ask for O_DIRECT, the main channel does not: QEMU picks the
         # descriptor of the set whose flags match, so the set holds one of each.
@@ -164,13 +168,20 @@ def _file_uri(client: QMPClient, fd: int, stream: Stream, offset: int,
         try:
             direct = os.open(f"/proc/self/fd/{fd}", flags | os.O_DIRECT | os.O_CLOEXEC)
         except OSError as exc:
-            raise SaveError("target", f"the image's file system refuses O_DIRECT "
-                            f"({exc.strerror}): leave out --direct-io") from None
-        try:
+            raise _NoDirectIO(f"the image's file system refuses O_DIRECT ({exc.strerror}): "
+                              "leave out --direct-io") from None
+    try:
+        stream.fdset = add_fd(client, fd, "qmonexec image")
+        if direct_io:
             add_to_fdset(client, direct, stream.fdset, "qmonexec image, O_DIRECT")
-        finally:
+    finally:
+        if direct >= 0:
             os.close(direct)
     return f"file:/dev/fdset/{stream.fdset},offset={offset}"
+
+
+class _NoDirectIO(Exception):
+    """The image cannot be opened with O_DIRECT (the message says so and how to go on)."""
 
 
 def set_layout(client: QMPClient, capabilities: dict[str, bool],
@@ -231,7 +242,10 @@ def open_outgoing(client: QMPClient, choice: Choice, target_fd: int, offset: int
     out = _reopen(target_fd, os.O_WRONLY, offset)
     try:
         if choice.transport == "file":
-            stream.uri = _file_uri(client, out, stream, offset, choice.direct_io)
+            try:
+                stream.uri = _file_uri(client, out, stream, offset, choice.direct_io)
+            except _NoDirectIO as exc:
+                raise SaveError("target", str(exc)) from None
             return stream
         _give_fd(client, stream, out, compress, outgoing=True)
         return stream
@@ -253,7 +267,10 @@ def open_incoming(client: QMPClient, choice: Choice, source: str | bytes, offset
     try:
         os.lseek(image, offset, os.SEEK_SET)
         if choice.transport == "file":
-            stream.uri = _file_uri(client, image, stream, offset)
+            try:
+                stream.uri = _file_uri(client, image, stream, offset, choice.direct_io)
+            except _NoDirectIO as exc:
+                raise RestoreError("image", str(exc)) from None
             return stream
         _give_fd(client, stream, image, decompress, outgoing=False)
         return stream

@@ -30,9 +30,11 @@ from .plan import RestoreThen, _deadline
 from .programs import find_program
 from .progress import Progress
 from .qemu import connect
+from .transport import probe
 
 if TYPE_CHECKING:
     from ..qmp import QMPClient
+    from ..shell import Policy
     from .fdstream import Stream
 
 #: The name QEMU knows the descriptor by, for ``fd:NAME``.
@@ -46,6 +48,7 @@ class _Plan:
     progress: Callable[[Progress], None] | None
     size: int
     deadline: float | None
+    policy: Policy | None = None  # fd: URIs only: no exec: command to validate
 
 
 def restore_libvirt(qmp: QMPClient | str | os.PathLike[str], source: str | bytes, *,
@@ -78,18 +81,21 @@ def restore_libvirt(qmp: QMPClient | str | os.PathLike[str], source: str | bytes
 def _run(client: QMPClient, plan: _Plan, source: dict[str, object], fd: int,
          argv: list[str] | None) -> str:
     """Hand QEMU ``fd`` (raw) or a pipe from ``argv`` reading ``fd``; load; check the pipe."""
+    offer = probe(client)
     if argv is None:
-        return load(client, plan, dict(source), lambda _stream: _start(client, fd), None)
+        return load(client, plan, dict(source), lambda _stream: _hand(client, fd), None,
+                    offer=offer)
     process = subprocess.Popen(argv, stdin=fd, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE)
     assert process.stdout is not None and process.stderr is not None
     try:
-        def start(_stream: Stream | None) -> None:
+        def prepare(_stream: Stream | None) -> str:
             assert process.stdout is not None
-            _start(client, process.stdout.fileno())
+            uri = _hand(client, process.stdout.fileno())
             process.stdout.close()  # QEMU holds its own copy now
+            return uri
 
-        status = load(client, plan, dict(source), start, None)
+        status = load(client, plan, dict(source), prepare, None, offer=offer)
     finally:
         if process.poll() is None:
             process.kill()
@@ -104,6 +110,7 @@ def _run(client: QMPClient, plan: _Plan, source: dict[str, object], fd: int,
     return status
 
 
-def _start(client: QMPClient, fd: int) -> None:
+def _hand(client: QMPClient, fd: int) -> str:
+    """Pass ``fd`` to QEMU; return the URI that loads from it."""
     client.send_fd(FD_NAME, fd)
-    client.execute("migrate-incoming", {"uri": f"fd:{FD_NAME}"})
+    return f"fd:{FD_NAME}"

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, NoReturn, Protocol
 
-from ..vocabulary import STATUS_NONE, VM_INMIGRATE, VM_POSTMIGRATE, VM_RUNNING
+from ..vocabulary import FAILED_STATUSES, STATUS_NONE, VM_INMIGRATE, VM_POSTMIGRATE, VM_RUNNING
 from .destination import StderrTail, check_matches
 from .errors import RestoreError, VMStateError
 from .image import ImageHeader
@@ -19,8 +19,10 @@ from .qemu import query_status
 from .waits import enable_events, restore_events, wait_loaded
 
 if TYPE_CHECKING:
-    from ..qmp import QMPClient
+    from ..qmp import MigrationStatus, QMPClient
+    from ..shell import Policy
     from .fdstream import Stream
+    from .transport import Offer
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,7 @@ def _why(lines: list[str]) -> str:
     """What QEMU said on stderr, or where to look when it could not be read."""
     if lines:
         return "; QEMU's last words on stderr:\n  " + "\n  ".join(lines)
-    return ("(it does so when the stream is truncated or corrupt, or the machine options "
+    return (" (it does so when the stream is truncated or corrupt, or the machine options "
             "differ from the source's); see QEMU's stderr")
 
 
@@ -79,15 +81,21 @@ class LoadPlan(Protocol):
     def size(self) -> int: ...
     @property
     def deadline(self) -> float | None: ...
+    @property
+    def policy(self) -> Policy | None: ...
 
 
 def load(client: QMPClient, plan: LoadPlan, source: dict[str, Any] | None,
-         start: Callable[[Stream | None], None], read_as: bytes | None,
+         prepare: Callable[[Stream | None], str], read_as: bytes | None, *, offer: Offer,
          opener: Callable[[], Stream] | None = None) -> str:
     """Check the destination (against ``source`` unless ``plan.force``), open the stream
-    ``opener`` hands (fd transports), ``start`` the incoming migration with it, wait for
-    it, leave the VM as ``plan.then`` says; return its status.  Ctrl-C during the load
-    stops the destination QEMU."""
+    ``opener`` hands (fd transports), let ``prepare`` hand it to QEMU and name the URI to
+    load, start the incoming migration, wait for it, leave the VM as ``plan.then`` says;
+    return its status.  Ctrl-C during the load stops the destination QEMU.
+
+    Where ``offer`` says QEMU can (9.1+), the load is started with ``exit-on-error``
+    off: a failed load then leaves QEMU running and ``query-migrate`` says why.
+    """
     check_destination(client)
     if not plan.force:
         check_matches(client, source)
@@ -96,7 +104,9 @@ def load(client: QMPClient, plan: LoadPlan, source: dict[str, Any] | None,
     stderr = StderrTail(client)
     try:
         try:
-            start(stream)
+            uri = prepare(stream)
+            client.migrate_incoming(uri, policy=plan.policy,
+                                    exit_on_error=False if offer.exit_on_error else None)
             _wait(client, plan, read_as, stderr)
         except KeyboardInterrupt as exc:
             _stop(client, exc)
@@ -108,7 +118,8 @@ def load(client: QMPClient, plan: LoadPlan, source: dict[str, Any] | None,
         stderr.close()
         if stream is not None:
             stream.close(client if client.connected else None)
-    restore_events(client, events_before)
+        if client.connected:
+            restore_events(client, events_before)
     vm_status = query_status(client)
     if plan.then == "resume":
         client.execute("cont")
@@ -124,12 +135,28 @@ def _wait(client: QMPClient, plan: LoadPlan, read_as: bytes | None,
 
     meter = Meter("restore", plan.progress)
     try:
-        wait_loaded(client, read_as, plan.size, plan.deadline, meter)
+        status = wait_loaded(client, read_as, plan.size, plan.deadline, meter)
+        if status.status in FAILED_STATUSES:
+            raise _failed(client, status, stderr.lines())
     except ConnectionClosed:
-        raise RestoreError("qemu", "the destination QEMU exited while loading the image "
+        raise RestoreError("qemu", "the destination QEMU exited while loading the image"
                            + _why(stderr.lines())) from None
     except (MigrationError, QMPError) as exc:
         raise RestoreError("qemu", str(exc)) from None
+
+
+def _failed(client: QMPClient, status: MigrationStatus, lines: list[str]) -> RestoreError:
+    """QEMU refused the stream and kept running (``exit-on-error`` off): its reason, its
+    stderr's last lines, and what the destination can still do (measured on QEMU 10.0:
+    it stays ``inmigrate`` and refuses a second ``migrate-incoming``)."""
+    desc = f": {status.error_desc}" if status.error_desc else ""
+    words = ("; QEMU's last words on stderr:\n  " + "\n  ".join(lines) + "\n") if lines else ". "
+    vm_status = query_status(client)
+    return RestoreError(
+        "qemu", f"QEMU reports the incoming migration {status.status}{desc}{words}"
+        f"The destination QEMU is still running (status {vm_status}) but cannot load "
+        "another stream: quit it and start a new one with -incoming defer",
+        error_desc=status.error_desc)
 
 
 def _stop(client: QMPClient, exc: KeyboardInterrupt) -> NoReturn:

@@ -205,6 +205,8 @@ class RestorePlan(_Plan):
     parallel: int | None = None
     #: Load even when the destination's machine type or RAM size differs from the header's.
     force: bool = False
+    #: The multifd channels of a mapped-ram image read with O_DIRECT.
+    direct_io: bool = False
 
     @property
     def source(self) -> str | bytes:
@@ -232,7 +234,8 @@ def plan_restore(source: str | bytes | os.PathLike[str], *, offset: int | None,
                  decompress: str | Compression | None, then: RestoreThen,
                  timeout: float | None, policy: Policy | None,
                  progress: ProgressHook | None, transport: str = "auto",
-                 parallel: int | None = None, force: bool = False) -> RestorePlan:
+                 parallel: int | None = None, force: bool = False,
+                 direct_io: bool = False) -> RestorePlan:
     """Check the arguments of :func:`qmonexec.save.restore` and the image itself."""
     started = time.monotonic()
     deadline = _deadline(started, timeout)
@@ -261,7 +264,8 @@ def plan_restore(source: str | bytes | os.PathLike[str], *, offset: int | None,
     if header is None:
         check_stream(ImageHeader(offset=offset, block_size=block_size), size, path=raw_source)
     comp = resolve_compression(decompress)
-    _check_restore_transport(transport, comp is not None, header, parallel, raw_source)
+    _check_restore_transport(transport, comp is not None, header, parallel, raw_source,
+                             direct_io)
     spec = RestoreSpec(source=raw_source, offset=offset, compression=comp,
                        block_size=block_size)
     if comp is not None:
@@ -270,7 +274,7 @@ def plan_restore(source: str | bytes | os.PathLike[str], *, offset: int | None,
     return RestorePlan(policy=_policy(policy, comp), progress=progress, started=started,
                        deadline=deadline, spec=spec, size=size, header=header,
                        then=resolve_then(then, header), transport=transport,
-                       parallel=parallel, force=force)
+                       parallel=parallel, force=force, direct_io=direct_io)
 
 
 def plain_name(path: str | bytes | os.PathLike[str]) -> bool:
@@ -280,9 +284,14 @@ def plain_name(path: str | bytes | os.PathLike[str]) -> bool:
 
 
 def _check_restore_transport(transport: str, compressed: bool, header: ImageHeader | None,
-                             parallel: int | None, source: str | bytes) -> None:
-    """Refuse a transport that cannot read this image, before QEMU is asked."""
-    mapped = header is not None and header.mapped_ram
+                             parallel: int | None, source: str | bytes,
+                             direct_io: bool = False) -> None:
+    """Refuse a transport that cannot read this image, before QEMU is asked.
+
+    An image without a qmonexec header (``--offset``) is taken for the mapped-ram
+    layout when ``parallel`` says so: nothing else can tell.
+    """
+    mapped = header.mapped_ram if header is not None else parallel is not None
     if mapped and transport in ("exec", "fd"):
         raise InputError(f"{show(source)} holds the mapped-ram layout (saved with "
                          f"--parallel), which only --transport file (or auto) can load",
@@ -290,6 +299,10 @@ def _check_restore_transport(transport: str, compressed: bool, header: ImageHead
     if parallel is not None and not mapped:
         raise InputError("--parallel applies to images saved with --parallel (the mapped-ram "
                          "layout); leave it out for this image", value=parallel)
+    if direct_io and not mapped:
+        raise InputError("--direct-io applies to images saved with --parallel (the mapped-ram "
+                         "layout), whose channels it reads with O_DIRECT; leave it out for "
+                         "this image", value=direct_io)
     check_request(transport, compressed=compressed, profile_name="default",
                   parallel=parallel if mapped else None, direct_io=False,
                   plain_name=plain_name(source))

@@ -1,7 +1,7 @@
 """Progress of a save or restore: the :class:`Progress` value and the :class:`Meter` making it.
 
 :class:`Progress` is re-exported by :mod:`qmonexec.save`; the command line
-turns it into a status line (``qmonexec.cli.save.progress_line``).
+turns it into a status line (``qmonexec.cli.progress.progress_line``).
 """
 
 from __future__ import annotations

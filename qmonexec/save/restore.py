@@ -24,7 +24,7 @@ from .plan import RestorePlan, RestoreThen, plan_restore
 from .progress import Progress
 from .qemu import connect
 from .target import alias, is_plain, private_dir
-from .transport import Choice, decide
+from .transport import Choice, Offer, decide, probe
 
 if TYPE_CHECKING:
     from ..qmp import QMPClient
@@ -46,6 +46,7 @@ def restore(
     transport: str = "auto",
     parallel: int | None = None,
     force: bool = False,
+    direct_io: bool = False,
 ) -> RestoreResult:
     """Restore the image ``source`` into the QEMU behind ``qmp`` (started with ``-incoming defer``).
 
@@ -59,11 +60,13 @@ def restore(
     record it), ``resume`` (``cont``) or ``pause`` (``stop`` if the guest runs).
     The destination's machine type and RAM size must match the recorded
     source's (:class:`~.destination.MismatchError`) unless ``force``.  When
-    QEMU exits while loading, the error quotes the last lines of its stderr
-    (when that is a regular file).
+    the load fails, the error quotes the last lines of QEMU's stderr (when
+    that is a regular file); QEMU 9.1+ is asked to keep running then
+    (``exit-on-error`` off) and the error also carries its ``error-desc``.
     ``transport``: ``auto`` (default), ``exec``, ``fd`` or ``file``; an image
     with the mapped-ram layout needs ``file`` on QEMU 9.1+ (``parallel``: its
-    channels, default the header's).  ``KeyboardInterrupt`` during the load
+    channels, default the header's; ``direct_io``: they read with O_DIRECT,
+    QEMU 9.1+).  ``KeyboardInterrupt`` during the load
     stops the destination QEMU (a half-loaded guest cannot run) and is re-raised.
     Raises :class:`~qmonexec.save.image.ImageError` subclasses for unusable
     images, :class:`VMStateError` when QEMU is not waiting for an incoming
@@ -78,22 +81,25 @@ def restore(
                                progress=progress, qmp_timeout=qmp_timeout, force=force)
     plan = plan_restore(source, offset=offset, decompress=decompress, then=then,
                         timeout=timeout, policy=policy, progress=progress,
-                        transport=transport, parallel=parallel, force=force)
+                        transport=transport, parallel=parallel, force=force,
+                        direct_io=direct_io)
     header = plan.header
-    mapped = header is not None and header.mapped_ram
+    # Without a header only --parallel can say the stream has the mapped-ram layout.
+    mapped = header.mapped_ram if header is not None else plan.parallel is not None
     with connect(qmp, qmp_timeout) as client:
+        offer = probe(client)  # also says whether a failed load can leave QEMU running
         choice = decide(client, plan.transport, compressed=plan.spec.compression is not None,
                         parallel=plan.parallel or (
                             header.layout.get("channels") if mapped and header is not None
                             and header.layout is not None else None),
-                        mapped_ram=mapped)
+                        mapped_ram=mapped, direct_io=plan.direct_io, offer=offer)
         if choice.transport != "exec":
-            return _restore_fd(client, plan, choice, mapped)
-        return _restore_exec(client, plan, choice.note)
+            return _restore_fd(client, plan, choice, mapped, offer)
+        return _restore_exec(client, plan, choice.note, offer)
 
 
 def _restore_fd(client: QMPClient, plan: RestorePlan, choice: Choice,
-                mapped: bool) -> RestoreResult:
+                mapped: bool, offer: Offer) -> RestoreResult:
     """The fd and file transports: QEMU reads the open image, or a decompressor's pipe."""
     comp = plan.spec.compression
 
@@ -101,20 +107,23 @@ def _restore_fd(client: QMPClient, plan: RestorePlan, choice: Choice,
         return open_incoming(client, choice, plan.source, plan.spec.offset,
                              comp.decompress if comp is not None else None, mapped)
 
-    def start(stream: Stream | None) -> None:
+    def prepare(stream: Stream | None) -> str:
         assert stream is not None
         if stream.capabilities:
-            set_layout(client, stream.capabilities, Choice("file", parallel=stream.channels))
-        client.migrate_incoming(stream.uri, policy=plan.policy)
+            set_layout(client, stream.capabilities, Choice(
+                "file", parallel=stream.channels, direct_io=choice.direct_io))
+        return stream.uri
 
-    vm_status = load(client, plan, plan.header.source if plan.header else None, start,
-                     os.fsencode(plan.source) if plan.progress else None, opener)
+    vm_status = load(client, plan, plan.header.source if plan.header else None, prepare,
+                     os.fsencode(plan.source) if plan.progress else None, offer=offer,
+                     opener=opener)
     return RestoreResult(plan.source, plan.spec.offset, comp.name if comp else "raw",
                          time.monotonic() - plan.started, vm_status, plan.header,
                          f"{choice.transport}:", transport=choice.transport, note=choice.note)
 
 
-def _restore_exec(client: QMPClient, plan: RestorePlan, note: str | None) -> RestoreResult:
+def _restore_exec(client: QMPClient, plan: RestorePlan, note: str | None,
+                  offer: Offer) -> RestoreResult:
     """The exec transport: ``exec:dd if=S bs=B skip=N [| COMP -dc]``."""
     from ..build import restore_uri
 
@@ -130,8 +139,8 @@ def _restore_exec(client: QMPClient, plan: RestorePlan, note: str | None) -> Res
             spec = replace(spec, source=alias(work_dir, plan.source))
         uri = restore_uri(spec, plan.policy)
         vm_status = load(client, plan, plan.header.source if plan.header else None,
-                         lambda _stream: client.migrate_incoming(uri, policy=plan.policy),
-                         os.fsencode(spec.source) if plan.progress else None)
+                         lambda _stream: uri,
+                         os.fsencode(spec.source) if plan.progress else None, offer=offer)
     finally:
         if work_dir is not None:
             shutil.rmtree(work_dir, ignore_errors=True)

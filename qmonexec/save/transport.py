@@ -54,7 +54,9 @@ class Offer:
     ``passes_fds``: the QMP connection is a Unix socket. ``file_transport``:
     the schema lists the ``file`` migration transport (8.2+). ``mapped_ram``:
     the ``mapped-ram`` capability (9.0+). ``direct_io``: the ``direct-io``
-    migration parameter (9.1+). ``version``: from the greeting.
+    migration parameter (9.1+). ``exit_on_error``: ``migrate-incoming`` takes
+    ``exit-on-error`` (9.1+), so a failed load can leave QEMU running.
+    ``version``: from the greeting.
     """
 
     version: tuple[int, int, int]
@@ -62,6 +64,7 @@ class Offer:
     file_transport: bool
     mapped_ram: bool
     direct_io: bool
+    exit_on_error: bool = False
 
     @property
     def fdset_file(self) -> bool:
@@ -94,17 +97,32 @@ def _enum_values(entry: dict[str, Any]) -> set[str]:
     return set()
 
 
+def _members(entry: dict[str, Any]) -> set[Any]:
+    return {m.get("name") for m in entry.get("members") or () if isinstance(m, dict)}
+
+
 def probe(client: QMPClient) -> Offer:
-    """Ask the QEMU behind ``client`` what it offers (``query-qmp-schema``)."""
+    """Ask the QEMU behind ``client`` what it offers (``query-qmp-schema``, asked once).
+
+    Below QEMU 9.1 nothing the schema could list is usable (``file:`` with fdsets,
+    which ``file``, ``--parallel`` and ``--direct-io`` need, and ``exit-on-error``
+    came in 9.1), so the schema, the largest answer QEMU gives (tens of
+    milliseconds), is not asked for.
+    """
     version = client.greeting.version
     file_transport = mapped_ram = direct_io = False
+    if version < FDSET_FILE_SINCE:
+        return Offer(version, client.can_pass_fds, file_transport, mapped_ram, direct_io)
     try:
         schema = client.execute("query-qmp-schema")
     except CommandError:
         schema = []
-    for entry in schema if isinstance(schema, list) else ():
-        if not isinstance(entry, dict):
-            continue
+    entries = [e for e in schema if isinstance(e, dict)] if isinstance(schema, list) else []
+    objects: dict[Any, set[Any]] = {}
+    incoming_args: Any = None
+    for entry in entries:
+        if entry.get("meta-type") == "command" and entry.get("name") == "migrate-incoming":
+            incoming_args = entry.get("arg-type")
         if entry.get("meta-type") == "enum":
             values = _enum_values(entry)
             # Type names are masked in the schema; the enums are known by their values.
@@ -113,10 +131,13 @@ def probe(client: QMPClient) -> Offer:
             if {"multifd", "mapped-ram"} <= values:
                 mapped_ram = True
         elif entry.get("meta-type") == "object":
-            names = {m.get("name") for m in entry.get("members") or () if isinstance(m, dict)}
+            names = objects[entry.get("name")] = _members(entry)
             if {"direct-io", "multifd-channels"} <= names:
                 direct_io = True
-    return Offer(version, client.can_pass_fds, file_transport, mapped_ram, direct_io)
+    # The command's argument type has a masked name: look it up by the command.
+    exit_on_error = "exit-on-error" in objects.get(incoming_args, set())
+    return Offer(version, client.can_pass_fds, file_transport, mapped_ram, direct_io,
+                 exit_on_error)
 
 
 def check_request(transport: str, *, compressed: bool, profile_name: str,
@@ -193,21 +214,25 @@ def choose(transport: str, offer: Offer, *, compressed: bool, profile_name: str,
 
 def decide(client: QMPClient, transport: str, *, compressed: bool, profile_name: str = "default",
            parallel: int | None = None, direct_io: bool = False,
-           mapped_ram: bool = False) -> Choice:
+           mapped_ram: bool = False, offer: Offer | None = None) -> Choice:
     """:func:`choose` for the QEMU behind ``client``, asking it only when the answer matters.
 
     ``mapped_ram``: a restore of an image with the mapped-ram layout, which only
     ``file`` with the capability can load (:class:`InputError` otherwise).
+    ``offer``: what :func:`probe` already learned (then QEMU is not asked again).
     """
     if transport == "exec" or profile_name.split("@")[0] == "libvirt":
         return Choice("exec")
-    offer = probe(client)
+    offer = probe(client) if offer is None else offer
     if mapped_ram:
         if not (offer.fdset_file and offer.mapped_ram):
             raise InputError(f"the image holds the mapped-ram layout (saved with --parallel); "
                              f"{offer.describe()} cannot load it (it needs QEMU 9.1+ with the "
                              "mapped-ram capability and file: fdsets over a Unix QMP socket): "
                              "restore it into a newer QEMU", value=transport)
-        return Choice("file", parallel=parallel)
+        if direct_io and not offer.direct_io:
+            raise InputError(f"--direct-io needs QEMU 9.1+; {offer.describe()} lacks it: "
+                             "leave out --direct-io", value=direct_io)
+        return Choice("file", parallel=parallel, direct_io=direct_io)
     return choose(transport, offer, compressed=compressed, profile_name=profile_name,
                   parallel=parallel, direct_io=direct_io)

@@ -170,8 +170,9 @@ def _failure(pipeline: Pipeline, status: MigrationStatus) -> SaveError:
 
 
 def wait_loaded(client: QMPClient, read_as: bytes | None, size: int, deadline: float | None,
-                meter: Meter) -> None:
-    """Poll a restore until QEMU says ``completed``; :class:`RestoreError` when it fails.
+                meter: Meter) -> MigrationStatus:
+    """Poll a restore until QEMU's status is final and return it (``completed``, or a
+    failure for the caller to explain); :class:`RestoreError` when time runs out.
 
     ``read_as``: the image path dd reads, to show how far it has read (from
     /proc); ``None`` skips that lookup (no progress display).
@@ -183,11 +184,9 @@ def wait_loaded(client: QMPClient, read_as: bytes | None, size: int, deadline: f
 
     status = watch_migration(client, deadline, on_status=seen,
                              answer_within=lambda left: None)
-    if status.status in FAILED_STATUSES:
-        desc = f": {status.error_desc}" if status.error_desc else ""
-        raise RestoreError("qemu", f"QEMU reports the incoming migration {status.status}{desc}")
-    if status.status != STATUS_COMPLETED:
+    if status.status != STATUS_COMPLETED and status.status not in FAILED_STATUSES:
         raise RestoreError("qemu", f"timed out: QEMU was still loading (status {status.status})")
+    return status
 
 
 def _explain(stages: Stages | None) -> StageState | None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from qmonexec.cli.save import progress_line
+from qmonexec.cli.progress import progress_line
 from qmonexec.save import Progress
 from tests.helpers.cli import cli as run
 from tests.helpers.qemu import QemuVM
@@ -158,3 +158,13 @@ def test_name_that_is_not_utf8_saves_with_auto_and_not_with_exec(
                            "--then", "pause")
     assert status == 0, err
     assert "VM now paused" in out or "VM now prelaunch" in out
+
+
+def test_restore_direct_io_of_an_image_without_the_mapped_ram_layout_exits_2(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    image = tmp_path / "vm.img"
+    image.write_bytes(b"QEVM" + bytes(4092))
+    status, out, err = run(capsys, "restore", "--qmp", str(tmp_path / "nosock"), str(image),
+                           "--offset", "0", "--direct-io")
+    assert status == 2 and out == ""
+    assert "--direct-io applies to images saved with --parallel" in err

@@ -69,12 +69,6 @@ class QemuVM:
         kwargs.setdefault("timeout", 20.0)
         return QMPClient(str(self.qmp_path), **kwargs)
 
-    def machine(self) -> str:
-        """The machine type this QEMU runs, resolved (``pc`` is ``pc-i440fx-7.2`` on 7.2)."""
-        with self.client() as qmp:
-            return str(qmp.execute("qom-get", {"path": "/machine", "property": "type"})
-                       ).removesuffix("-machine")
-
     def stderr_text(self) -> str:
         """Everything QEMU (and any exec: child) wrote to stderr so far."""
         try:

@@ -195,3 +195,13 @@ def test_wait_migration_keeps_waiting_through_an_unknown_status(fake: Fake) -> N
         final = qmp.wait_migration(5, on_progress=lambda s: seen.append(s.status),
                                    poll_interval=0.01)
     assert final.succeeded and seen == ["some-future-state", "completed"]
+
+
+def test_migrate_incoming_sends_exit_on_error_and_refuses_a_non_bool(fake: Fake) -> None:
+    server = _recording_server(fake)
+    with QMPClient(server.address, timeout=2) as qmp:
+        qmp.migrate_incoming("fd:image", exit_on_error=False)
+        with pytest.raises(InputError, match="exit_on_error"):
+            qmp.migrate_incoming("fd:image", exit_on_error="no")  # type: ignore[arg-type]
+    sent = [(m["execute"], m.get("arguments")) for m in server.received_messages()[1:]]
+    assert sent == [("migrate-incoming", {"uri": "fd:image", "exit-on-error": False})]

@@ -28,6 +28,17 @@ def test_migrate_incoming_object() -> None:
         "execute": "migrate-incoming", "arguments": {"uri": "exec:dd if=/x bs=4096 skip=0"}}
 
 
+def test_migrate_incoming_carries_exit_on_error_only_when_given() -> None:
+    assert monitor.migrate_incoming("fd:x", exit_on_error=False) == {
+        "execute": "migrate-incoming", "arguments": {"uri": "fd:x", "exit-on-error": False}}
+    assert "exit-on-error" not in monitor.migrate_incoming("fd:x")["arguments"]
+
+
+def test_migrate_incoming_refuses_an_exit_on_error_that_is_not_a_bool() -> None:
+    with pytest.raises(InputError, match="exit_on_error must be true or false"):
+        monitor.migrate_incoming("fd:x", exit_on_error=0)  # type: ignore[arg-type]
+
+
 def test_query_migrate_object_has_no_arguments() -> None:
     assert monitor.query_migrate() == {"execute": "query-migrate"}
 

@@ -21,14 +21,15 @@ from qmonexec.save.libvirt_image import FORMATS, read_libvirt
 from tests.helpers.cli import cli
 from tests.helpers.qemu import QemuVM
 from tests.save.test_roundtrip import dump
+from tests.save.test_source import versioned_pc
 
 XML = ("<domain type='qemu'><name>web1</name><memory unit='KiB'>65536</memory>"
        "<os><type arch='x86_64' machine='pc-i440fx-7.2'>hvm</type></os></domain>")
 
 
-def xml_for(vm: QemuVM) -> str:
-    """The domain XML for an image of ``vm``: its own resolved machine type."""
-    return XML.replace("pc-i440fx-7.2", vm.machine())
+def xml_of(source: QemuVM) -> str:
+    """The domain XML of a 64 MiB guest with ``source``'s machine type (its ``pc``)."""
+    return XML.replace("pc-i440fx-7.2", versioned_pc(source))
 
 
 def libvirt_image(stream: bytes, *, fmt: str = "raw", was_running: bool = False,
@@ -86,7 +87,7 @@ def test_a_libvirt_image_restores_with_ram_identical(fmt: str, loaded_vm: Callab
     if fmt == "gzip":
         stream = gzip.compress(stream)
     path = tmp_path / "web1.save"
-    path.write_bytes(libvirt_image(stream, fmt=fmt, xml=xml_for(source)))
+    path.write_bytes(libvirt_image(stream, fmt=fmt, xml=xml_of(source)))
     destination = loaded_vm("-incoming", "defer")
     result = restore(str(destination.qmp_path), str(path))
     assert result.compression == fmt and result.offset % 512 != 0
@@ -112,6 +113,6 @@ def test_a_libvirt_image_of_a_running_domain_comes_back_running(
     save(str(source.qmp_path), str(saved))
     path = tmp_path / "web1.save"
     path.write_bytes(libvirt_image(saved.read_bytes()[read_header(saved).offset:],
-                                   was_running=True, xml=xml_for(source)))
+                                   was_running=True, xml=xml_of(source)))
     destination = loaded_vm("-incoming", "defer")
     assert restore(str(destination.qmp_path), str(path)).vm_status == "running"

@@ -1,11 +1,17 @@
-"""Choosing the transport from what a QEMU offers (no QEMU needed: the offers are built here)."""
+"""Choosing the transport from what a QEMU offers (no QEMU needed: the offers are built here,
+or read from a scripted schema)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 from qmonexec.errors import InputError
-from qmonexec.save.transport import Offer, check_request, choose
+from qmonexec.qmp import QMPClient
+from qmonexec.save.transport import Offer, check_request, choose, probe
+from tests.helpers.fake_qmp import FakeQMPServer, Peer
 
 OLD = Offer((7, 2, 22), passes_fds=True, file_transport=False, mapped_ram=False,
             direct_io=False)
@@ -77,3 +83,58 @@ def test_impossible_requests_are_refused_before_qemu_is_asked(kwargs: dict[str, 
     transport = arguments.pop("transport")
     with pytest.raises(InputError, match=hint.replace(".", r"\.")):
         check_request(transport, **arguments)  # type: ignore[arg-type]
+
+
+def _schema_server(fake: Callable[..., FakeQMPServer], schema: list[dict[str, Any]] | None,
+                   major: int = 10, minor: int = 0) -> FakeQMPServer:
+    def handler(peer: Peer, command: dict[str, Any]) -> bool:
+        if command["execute"] != "query-qmp-schema":
+            return False
+        if schema is None:
+            peer.error(command, "CommandNotFound", "The command query-qmp-schema has not "
+                       "been found")
+        else:
+            peer.reply(command, schema)
+        return True
+
+    def script(peer: Peer) -> None:
+        peer.greet({"QMP": {"version": {"qemu": {"major": major, "minor": minor, "micro": 2},
+                                        "package": "fake"}, "capabilities": []}})
+        peer.reply(peer.recv())  # qmp_capabilities
+        peer.serve(handler)
+
+    return fake(script)
+
+
+def _incoming(members: list[str]) -> list[dict[str, Any]]:
+    # As QEMU 10.0 answers: the argument type's name is masked, the command's is not.
+    return [{"name": "migrate-incoming", "meta-type": "command", "arg-type": "156",
+             "ret-type": "0"},
+            {"name": "156", "meta-type": "object",
+             "members": [{"name": m, "type": "bool"} for m in members]},
+            {"name": "157", "meta-type": "object",
+             "members": [{"name": "exit-on-error", "type": "bool"}]}]
+
+
+@pytest.mark.parametrize(("schema", "expected"), [
+    (_incoming(["uri", "channels", "exit-on-error"]), True),
+    (_incoming(["uri", "channels"]), False),
+    (None, False),
+], ids=["argument", "elsewhere-only", "no-schema"])
+def test_exit_on_error_is_read_from_migrate_incomings_own_arguments(
+        schema: list[dict[str, Any]] | None, expected: bool,
+        fake: Callable[..., FakeQMPServer]) -> None:
+    server = _schema_server(fake, schema)
+    with QMPClient(server.address, timeout=2) as qmp:
+        assert probe(qmp).exit_on_error is expected
+    asked = [m["execute"] for m in server.received_messages()]
+    assert asked.count("query-qmp-schema") == 1
+
+
+def test_below_9_1_the_schema_is_not_asked_for(fake: Callable[..., FakeQMPServer]) -> None:
+    # Nothing it could list is usable there: file: with fdsets came in 9.1.
+    server = _schema_server(fake, _incoming(["uri", "exit-on-error"]), major=9, minor=0)
+    with QMPClient(server.address, timeout=2) as qmp:
+        offer = probe(qmp)
+    assert offer.version == (9, 0, 2) and not offer.fdset_file and not offer.exit_on_error
+    assert "query-qmp-schema" not in [m["execute"] for m in server.received_messages()]

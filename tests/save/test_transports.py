@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -24,7 +24,7 @@ from qmonexec.save import restore, save
 from qmonexec.save.image import read_header
 from tests.helpers.qemu import QemuVM, running_qemu
 from tests.helpers.qemu_fixtures import KNOWN_ADDR, program_for
-from tests.helpers.support import ROOT, require_program
+from tests.helpers.support import ROOT, missing, require_program
 
 pytestmark = pytest.mark.system
 
@@ -216,20 +216,111 @@ def test_rendered_exec_channels_save_and_restore(qemu_version: str,
     assert dump(destination, tmp_path / "destination.ram") == before
 
 
-def test_parallel_with_direct_io_on_disk(qemu_version: str, loaded_vm: Callable[..., QemuVM],
-                                         tmp_path: Path) -> None:
-    # On the disk, not tmpfs: the fdset holds the O_DIRECT descriptor the multifd channels
-    # ask for beside the plain one of the main channel; the offset (64 KiB) is aligned.
+@pytest.fixture
+def disk() -> Iterator[Path]:
+    """A directory on the disk, not tmpfs (O_DIRECT is about the disk)."""
     import shutil
     import tempfile
 
-    disk = Path(tempfile.mkdtemp(prefix="qmonexec-dio-", dir="/var/tmp"))
+    path = Path(tempfile.mkdtemp(prefix="qmonexec-dio-", dir="/var/tmp"))
     try:
-        if qemu_version not in NEWER:
-            source = loaded_vm()
-            with pytest.raises(InputError, match="--parallel needs"):
-                save(str(source.qmp_path), str(disk / "vm.img"), parallel=2, direct_io=True)
-            return
-        assert round_trip(loaded_vm, disk, parallel=2, direct_io=True) == "file"
+        kind = subprocess.run(["stat", "-f", "-c", "%T", str(path)], capture_output=True,
+                              text=True, check=True).stdout.strip()
+        if kind == "tmpfs":
+            missing(f"/var/tmp is on tmpfs here ({path}), not on a disk")
+        yield path
     finally:
-        shutil.rmtree(disk, ignore_errors=True)
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def test_parallel_with_direct_io_on_disk(qemu_version: str, loaded_vm: Callable[..., QemuVM],
+                                         disk: Path) -> None:
+    if qemu_version not in NEWER:
+        source = loaded_vm()
+        with pytest.raises(InputError, match="--parallel needs"):
+            save(str(source.qmp_path), str(disk / "vm.img"), parallel=2, direct_io=True)
+        return
+    source = loaded_vm()
+    target = disk / "vm.img"
+    result = save(str(source.qmp_path), str(target), parallel=2, direct_io=True)
+    assert result.transport == "file"
+    assert read_header(target).layout == {"mapped_ram": True, "channels": 2}
+    before = dump(source, disk / "source.ram")
+    destination = loaded_vm("-incoming", "defer")
+    restored = restore(str(destination.qmp_path), str(target), then="pause", direct_io=True)
+    assert restored.transport == "file"
+    assert dump(destination, disk / "destination.ram") == before
+
+
+def test_mapped_ram_image_with_a_header_of_its_own_restores_with_offset_and_parallel(
+        qemu_version: str, loaded_vm: Callable[..., QemuVM], tmp_path: Path) -> None:
+    # No qmonexec header records the layout: --parallel says it.
+    if qemu_version not in NEWER:
+        pytest.skip("--parallel needs QEMU 9.1+")
+    source = loaded_vm()
+    target = tmp_path / "vm.img"
+    result = save(str(source.qmp_path), str(target), header_bytes=b"mine", block_size=4096,
+                  parallel=2)
+    assert result.offset == 4096 and target.read_bytes()[:4] == b"mine"
+    before = dump(source, tmp_path / "source.ram")
+    destination = loaded_vm("-incoming", "defer")
+    restore(str(destination.qmp_path), str(target), offset=4096, parallel=2, then="pause")
+    assert dump(destination, tmp_path / "destination.ram") == before
+
+
+def test_restore_direct_io_is_refused_for_an_image_without_the_mapped_ram_layout(
+        loaded_vm: Callable[..., QemuVM], tmp_path: Path) -> None:
+    source = loaded_vm()
+    target = tmp_path / "vm.img"
+    save(str(source.qmp_path), str(target))
+    destination = loaded_vm("-incoming", "defer")
+    with pytest.raises(InputError, match="--direct-io applies to images saved with --parallel"):
+        restore(str(destination.qmp_path), str(target), direct_io=True)
+    with destination.client() as qmp:
+        assert qmp.query_migrate().status == "none"
+
+
+def _open_flags(pid: int, fd: int) -> int:
+    with open(f"/proc/{pid}/fdinfo/{fd}") as handle:
+        fields = dict(line.split(":", 1) for line in handle if ":" in line)
+    return int(fields["flags"].strip(), 8)
+
+
+@pytest.mark.parametrize("direction", ["save", "restore"])
+def test_direct_io_fdset_holds_an_o_direct_and_a_plain_descriptor(
+        direction: str, qemu_version: str, qemu_factory: Callable[..., QemuVM],
+        disk: Path) -> None:
+    # QEMU opens /dev/fdset/ID once per channel with the flags it needs: the main channel
+    # without O_DIRECT, the multifd channels with it; each takes the descriptor that matches.
+    from qmonexec.save.fdstream import open_incoming, open_outgoing
+    from qmonexec.save.transport import Choice
+
+    if qemu_version not in NEWER:
+        pytest.skip("--direct-io needs QEMU 9.1+")
+    image = disk / "vm.img"
+    image.write_bytes(bytes(1 << 20))
+    vm = qemu_factory(*(("-incoming", "defer") if direction == "restore" else ()))
+    choice = Choice("file", parallel=2, direct_io=True)
+    with vm.client() as qmp:
+        if direction == "save":
+            fd = os.open(image, os.O_RDWR)
+            try:
+                stream = open_outgoing(qmp, choice, fd, 65536, None)
+            finally:
+                os.close(fd)
+            mode = os.O_WRONLY
+        else:
+            stream = open_incoming(qmp, choice, str(image), 65536, None, mapped_ram=True)
+            mode = os.O_RDONLY
+        try:
+            assert stream.uri == f"file:/dev/fdset/{stream.fdset},offset=65536"
+            (fdset,) = [s for s in qmp.execute("query-fdsets")
+                        if s["fdset-id"] == stream.fdset]
+            fds = [entry["fd"] for entry in fdset["fds"]]
+            flags = [_open_flags(vm.pid, fd) for fd in fds]
+            assert sorted(bool(f & os.O_DIRECT) for f in flags) == [False, True]
+            assert all(f & os.O_ACCMODE == mode for f in flags)
+            assert {os.stat(f"/proc/{vm.pid}/fd/{fd}").st_ino for fd in fds} == \
+                {image.stat().st_ino}
+        finally:
+            stream.close(qmp)
