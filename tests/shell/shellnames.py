@@ -54,8 +54,9 @@ done < "$1"
 
 def _run(label: str, script: str, *args: str) -> str:
     argv = shell_argv(label)
+    env = {"PATH": "/usr/bin:/bin", "LC_ALL": "C"}
     done = subprocess.run([*argv, "-c", script, "probe", *args], capture_output=True,
-                          timeout=600, check=False, env={"PATH": "/usr/bin:/bin", "LC_ALL": "C"})  # fmt: skip
+                          timeout=600, check=False, env=env)  # fmt: skip
     return done.stdout.decode("latin-1")
 
 
@@ -123,7 +124,8 @@ def _listed(label: str) -> set[str]:
 def _posh_reserved(candidates: set[str]) -> set[str]:
     # each word alone as a command: a reserved word is a syntax error (or, for ``time``, a
     # complaint about the missing program); any other word runs or is not found
-    script = r"""for n; do printf '\n@@name %s\n' "$n"; (eval "$n") </dev/null 2>&1 >/dev/null; done"""
+    script = r"""for n; do printf '\n@@name %s\n' "$n"; (eval "$n") </dev/null 2>&1 >/dev/null
+done"""
     out = _run("posh", script, *sorted(w for w in candidates if _NAMEISH.fullmatch(w)))
     found: set[str] = set()
     for block in out.split("\n@@name ")[1:]:
