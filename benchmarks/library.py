@@ -1,6 +1,9 @@
 """Library benchmarks: render rate, validation rate, CLI start-up, validator scaling.
 
 Run by hand (never in CI):  .venv/bin/python benchmarks/library.py [--quick]
+Before/after a change:      .venv/bin/python benchmarks/library.py --baseline OLD_CHECKOUT
+(``git worktree add /tmp/old COMMIT`` makes one): validation rates of this tree
+and the old one, measured in alternating child processes, and their ratio.
 
 Figures go to stdout as a table and to benchmarks/results/library.json; the
 method and the recorded figures are in docs/performance.md.  Ratios are taken
@@ -21,7 +24,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+#: The tree whose qmonexec is measured: this one, or ``--tree DIR`` (used by --baseline).
+TREE = Path(sys.argv[sys.argv.index("--tree") + 1]) if "--tree" in sys.argv[:-1] else ROOT
+sys.path.insert(0, str(TREE))
 
 from qmonexec.build import policy_for  # noqa: E402
 from qmonexec.render import render_save  # noqa: E402
@@ -171,10 +176,104 @@ def bench_startup(rounds: int) -> dict[str, float]:
     return {"cli_median_s": c, "import_jinja2_median_s": b, "ratio": c / b}
 
 
+def bench_against(baseline: Path, rounds: int, seconds: float) -> dict[str, float]:
+    """Validation rates of this tree and ``baseline``, alternating child processes."""
+    here: list[float] = []
+    there: list[float] = []
+    here_full: list[float] = []
+    there_full: list[float] = []
+    for k in range(2 * rounds):
+        tree = ROOT if k % 2 == 0 else baseline
+        done = subprocess.run(
+            [sys.executable, __file__, "--tree", str(tree), "--validate-only",
+             "--seconds", str(seconds)],
+            check=True, capture_output=True, text=True,
+        )  # fmt: skip
+        result = json.loads(done.stdout)
+        (here if tree == ROOT else there).append(result["validate_per_s"])
+        (here_full if tree == ROOT else there_full).append(result["full_path_per_s"])
+    h, t = statistics.median(here), statistics.median(there)
+    hf, tf = statistics.median(here_full), statistics.median(there_full)
+    return {"this_per_s": h, "baseline_per_s": t, "time_ratio": t / h,
+            "this_full_per_s": hf, "baseline_full_per_s": tf, "full_time_ratio": tf / hf}
+
+
+_COUNT_SNIPPET = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from qmonexec.build import policy_for
+from qmonexec.shell import check
+from qmonexec.spec import compression
+text, form, n = sys.argv[2], sys.argv[3], int(sys.argv[4])
+policy = policy_for(compression("gzip"))
+for _ in range(n):
+    check(text, policy, form=form)
+"""
+
+
+def _instructions(tree: Path, text: str, form: str, n: int) -> int:
+    """Instructions valgrind counts for ``n`` checks of ``text`` (plus start-up)."""
+    done = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
+         "-c", _COUNT_SNIPPET, str(tree), text, form, str(n)],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    for line in done.stderr.splitlines():
+        if "refs:" in line:
+            return int(line.split("refs:")[1].strip().replace(",", ""))
+    raise RuntimeError(f"no instruction count in valgrind's output:\n{done.stderr}")
+
+
+def count_against(baseline: Path, n: int = 2000) -> dict[str, float]:
+    """Instructions per check of TYPICAL in this tree and ``baseline`` (valgrind callgrind).
+
+    Instruction counts do not depend on the machine's load, so this ratio is
+    repeatable where wall-time ratios are noisy.  Start-up is subtracted: each
+    figure is (count for n + 1 checks - count for 1 check) / n.
+    """
+    out: dict[str, float] = {}
+    for label, text, form in (("fast", TYPICAL, "auto"),
+                              ("full", TYPICAL.removeprefix("exec:"), "shell")):
+        for name, tree in (("this", ROOT), ("baseline", baseline)):
+            many = _instructions(tree, text, form, n + 1)
+            one = _instructions(tree, text, form, 1)
+            out[f"{name}_{label}"] = (many - one) / n
+        out[f"{label}_ratio"] = out[f"this_{label}"] / out[f"baseline_{label}"]
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="shorter runs, for a smoke test")
+    parser.add_argument("--baseline", type=Path, metavar="DIR",
+                        help="compare validation with the qmonexec of an older checkout DIR")
+    parser.add_argument("--rounds", type=int, default=10,
+                        help="alternating rounds for --baseline (default 10)")
+    parser.add_argument("--instructions", action="store_true",
+                        help="with --baseline: count instructions per check with valgrind "
+                             "(repeatable on a loaded machine) instead of timing")
+    parser.add_argument("--tree", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--validate-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--seconds", type=float, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.validate_only:
+        print(json.dumps(bench_validate(args.seconds or 1.0)))
+        return 0
+    if args.baseline is not None and args.instructions:
+        c = count_against(args.baseline.resolve())
+        for label in ("fast", "full"):
+            print(f"instructions per check ({label} path): this tree {c['this_' + label]:,.0f}, "
+                  f"baseline {c['baseline_' + label]:,.0f}, ratio {c[label + '_ratio']:.3f}")
+        return 0
+    if args.baseline is not None:
+        r = bench_against(args.baseline.resolve(), args.rounds, 0.5 if args.quick else 1.5)
+        print(f"validate, this tree:     {r['this_per_s']:>10,.0f} /s "
+              f"(full path {r['this_full_per_s']:,.0f} /s)")
+        print(f"validate, {args.baseline}: {r['baseline_per_s']:>10,.0f} /s "
+              f"(full path {r['baseline_full_per_s']:,.0f} /s)")
+        print(f"time per check, this tree / baseline: {r['time_ratio']:.3f} "
+              f"(full path {r['full_time_ratio']:.3f})")
+        return 0
     seconds = 0.5 if args.quick else 3.0
     rounds = 5 if args.quick else 31
     results = {

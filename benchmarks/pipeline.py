@@ -669,7 +669,7 @@ def parse_size(text: str) -> int:
     return value
 
 
-def _first_line(argv: list[str]) -> str | None:
+def first_line(argv: list[str]) -> str | None:
     """First output line of ``argv``, or None when it cannot run."""
     try:
         out = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=10)
@@ -715,9 +715,9 @@ def machine_info(workdir: Path, busybox: str | None) -> dict[str, object]:
         "kernel": platform.release(),
         "python": platform.python_version(),
         "sh": os.path.realpath("/bin/sh"),
-        "gnu_dd": _first_line(["dd", "--version"]),
-        "busybox": _first_line([busybox]) if busybox else None,
-        "strace": _first_line(["strace", "-V"]),
+        "gnu_dd": first_line(["dd", "--version"]),
+        "busybox": first_line([busybox]) if busybox else None,
+        "strace": first_line(["strace", "-V"]),
         "filesystem": filesystem_of(workdir),
         "loadavg": os.getloadavg(),
     }

@@ -47,10 +47,7 @@ import platform
 import random
 import re
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -59,13 +56,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from qmonexec.image import read_header
-from qmonexec.qmp import QMPClient
-from qmonexec.save import Progress, restore, save
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.pipeline import filesystem_of, first_line  # noqa: E402
+from qmonexec.qmp import QMPClient  # noqa: E402
+from qmonexec.save import Progress, read_header, restore, save  # noqa: E402
+from tests.helpers.qemu import QemuVM, running_qemu  # noqa: E402
 
 MIB = 1 << 20
 GIB = 1 << 30
-ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_RESULTS = ROOT / "benchmarks" / "results"
 QEMU = "qemu-system-x86_64"
 #: Guest-physical address where the random bytes start (above the legacy holes).
@@ -86,82 +86,38 @@ class BenchError(RuntimeError):
 
 # --------------------------------------------------------------------------- QEMU processes
 
-@dataclass
-class Qemu:
-    """A QEMU process started in its own process group; :meth:`stop` kills it by pid."""
-
-    process: subprocess.Popen[bytes]
-    qmp_path: Path
-    stderr_path: Path
-
-    def stderr_text(self) -> str:
-        """What QEMU (and its exec: children) wrote to stderr."""
-        try:
-            return self.stderr_path.read_text(errors="replace")
-        except OSError:
-            return ""
-
-    def stop(self) -> None:
-        """SIGKILL QEMU's process group (exec: children included) and reap it."""
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.process.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(timeout=20)
-
-
-def _socket_ready(path: Path) -> bool:
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        probe.connect(str(path))
-    except OSError:
-        return False
-    finally:
-        probe.close()
-    return True
+def _base_args(memory: int) -> tuple[str, ...]:
+    return ("-machine", "pc,accel=tcg", "-m", f"{memory // MIB}M", "-nodefaults",
+            "-display", "none", "-S")
 
 
 @contextlib.contextmanager
-def qemu(memory: int, sockdir: Path, name: str, *extra: str,
-         timeout: float = 120.0) -> Iterator[Qemu]:
-    """Start a paused, disk-less QEMU with ``memory`` bytes of RAM; kill it on exit, always."""
-    qmp_path = sockdir / f"{name}.sock"
-    stderr_path = sockdir / f"{name}.stderr"
-    with contextlib.suppress(FileNotFoundError):
-        qmp_path.unlink()
-    argv = [QEMU, "-machine", "pc,accel=tcg", "-m", f"{memory // MIB}M", "-nodefaults",
-            "-display", "none", "-S", "-qmp", f"unix:{qmp_path},server=on,wait=off", *extra]
-    env = dict(os.environ, LC_ALL="C")
-    with open(stderr_path, "wb") as err:
-        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=err, stderr=err,
-                                   env=env, cwd=sockdir, start_new_session=True)
-    vm = Qemu(process, qmp_path, stderr_path)
-    try:
-        deadline = time.monotonic() + timeout
-        while not (qmp_path.exists() and _socket_ready(qmp_path)):
-            if process.poll() is not None:
-                raise BenchError(f"QEMU exited at start-up ({process.returncode}): "
-                                 f"{' '.join(argv)}\n{vm.stderr_text()}")
-            if time.monotonic() > deadline:
-                raise BenchError(f"QEMU's QMP socket did not appear in {timeout:g} s")
-            time.sleep(0.01)
+def qemu(memory: int, sockdir: Path, name: str, *extra: str) -> Iterator[QemuVM]:
+    """A paused, disk-less QEMU with ``memory`` bytes of RAM, started by the tests' launcher
+    (:func:`tests.helpers.qemu.start_qemu`); killed by pid on exit, always."""
+    workdir = sockdir / name
+    workdir.mkdir(exist_ok=True)
+    program = shutil.which(QEMU)
+    if program is None:
+        raise BenchError(f"{QEMU} not found (Debian package qemu-system-x86)")
+    with running_qemu(*extra, workdir=workdir, program=program, base_args=_base_args(memory),
+                      startup_timeout=120.0) as vm:
         yield vm
-    finally:
-        vm.stop()
 
 
-def source(memory: int, blob: Path, sockdir: Path) -> contextlib.AbstractContextManager[Qemu]:
+def source(memory: int, blob: Path, sockdir: Path) -> contextlib.AbstractContextManager[QemuVM]:
     """A paused source guest whose RAM from 16 MiB holds the bytes of ``blob``."""
     return qemu(memory, sockdir, "src", "-device",
                 f"loader,file={blob},addr={LOAD_ADDR:#x},force-raw=on")
 
 
-def destination(memory: int, sockdir: Path) -> contextlib.AbstractContextManager[Qemu]:
+def destination(memory: int, sockdir: Path) -> contextlib.AbstractContextManager[QemuVM]:
     """A destination waiting for an incoming migration (no loader: RAM comes from the stream)."""
     return qemu(memory, sockdir, "dst", "-incoming", "defer")
 
 
 @contextlib.contextmanager
-def connected(vm: Qemu) -> Iterator[QMPClient]:
+def connected(vm: QemuVM) -> Iterator[QMPClient]:
     """A negotiated QMP client for ``vm`` (generous timeout: a 1 GiB save takes seconds)."""
     with QMPClient(str(vm.qmp_path), timeout=600.0) as client:
         yield client
@@ -450,15 +406,6 @@ def parse_size(text: str) -> int:
     return value
 
 
-def _first_line(argv: list[str]) -> str | None:
-    try:
-        out = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=10)
-    except OSError:
-        return None
-    text = (out.stdout or out.stderr).strip()
-    return text.splitlines()[0] if text else None
-
-
 def machine_info(workdir: Path) -> dict[str, Any]:
     """What the results were measured on."""
     cpu = "?"
@@ -467,19 +414,10 @@ def machine_info(workdir: Path) -> dict[str, Any]:
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-    mount = {"type": "?", "device": "?"}
-    with contextlib.suppress(OSError):
-        best = ""
-        resolved = str(workdir.resolve())
-        for line in Path("/proc/mounts").read_text().splitlines():
-            device, point, kind = line.split()[:3]
-            inside = resolved == point or resolved.startswith(point.rstrip("/") + "/")
-            if inside and len(point) >= len(best):
-                best, mount = point, {"type": kind, "device": device, "mount": point}
-    commit = _first_line(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"])
+    commit = first_line(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"])
     return {"nproc": os.cpu_count(), "cpu": cpu, "kernel": platform.release(),
-            "python": platform.python_version(), "qemu": _first_line([QEMU, "--version"]),
-            "filesystem": mount, "loadavg": os.getloadavg(), "commit": commit}
+            "python": platform.python_version(), "qemu": first_line([QEMU, "--version"]),
+            "filesystem": filesystem_of(workdir), "loadavg": os.getloadavg(), "commit": commit}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -11,8 +11,22 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-# public name -> module that defines it
+# public name -> module that defines it, most used first: build a validated URI, check a
+# string, talk to QEMU, then the errors and the lower-level pieces.  The save workflow is
+# ``qmonexec.save`` (``from qmonexec.save import save, restore``): a package, so its functions
+# are not re-exported here under the same name.
 _LAZY: dict[str, str] = {
+    "save_uri": "qmonexec.build",
+    "restore_uri": "qmonexec.build",
+    "command_uri": "qmonexec.build",
+    "SaveSpec": "qmonexec.spec",
+    "RestoreSpec": "qmonexec.spec",
+    "CommandSpec": "qmonexec.spec",
+    "compression": "qmonexec.spec",
+    "check": "qmonexec.shell",
+    "Policy": "qmonexec.shell",
+    "Verdict": "qmonexec.shell",
+    "QMPClient": "qmonexec.qmp",
     "QmonexecError": "qmonexec.errors",
     "InputError": "qmonexec.errors",
     "UnsafeCommandError": "qmonexec.errors",
@@ -20,17 +34,6 @@ _LAZY: dict[str, str] = {
     "quote_words": "qmonexec.quoting",
     "quote_hmp": "qmonexec.quoting",
     "check_qmp_text": "qmonexec.quoting",
-    "SaveSpec": "qmonexec.spec",
-    "RestoreSpec": "qmonexec.spec",
-    "CommandSpec": "qmonexec.spec",
-    "compression": "qmonexec.spec",
-    "save_uri": "qmonexec.build",
-    "restore_uri": "qmonexec.build",
-    "command_uri": "qmonexec.build",
-    "check": "qmonexec.shell",
-    "Policy": "qmonexec.shell",
-    "Verdict": "qmonexec.shell",
-    "QMPClient": "qmonexec.qmp",
 }
 
 __all__ = ["__version__", *_LAZY]

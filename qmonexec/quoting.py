@@ -1,6 +1,6 @@
 """Shell and monitor quoting, correct by construction.
 
-The contract (measured across 17 shell setups, see REFERENCE.md section 4):
+The contract (measured across 17 shell setups, see docs/reference.md, section 4):
 
 * A non-empty word made only of ``A-Z a-z 0-9 _ . / : @ % + , -`` is left bare.
 * Anything else is wrapped in single quotes, each ``'`` written ``'\\''``.
@@ -18,8 +18,6 @@ a name read from the file system keeps its exact bytes).  Quoted results are
 from __future__ import annotations
 
 __all__ = [
-    "HMP_MAX_BYTES",
-    "MAX_JSON_DEPTH",
     "SAFE_CHARS",
     "Value",
     "check_qmp_text",
@@ -37,6 +35,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Union
 
 from .errors import InputError
+from .limits import HMP_MAX_BYTES, QMP_MAX_DEPTH, QMP_TEXT_ADVICE, qmp_text_problem
 
 Value = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 
@@ -44,11 +43,6 @@ Value = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 SAFE_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./:@%+,-"
 _BARE = re.compile("[" + re.escape(SAFE_CHARS) + "]+")
 _BARE_BYTES = re.compile(b"[" + re.escape(SAFE_CHARS.encode("ascii")) + b"]+")
-
-#: QEMU's HMP parser copies string arguments into a 1024-byte buffer.
-HMP_MAX_BYTES = 1023
-#: QEMU's JSON parser refuses deeper nesting (docs/interop/qmp-spec.rst).
-MAX_JSON_DEPTH = 1024
 
 
 def to_bytes(value: Value, *, what: str = "value") -> bytes:
@@ -112,35 +106,19 @@ def quote_words(argv: Iterable[Value], *, what: str = "argument") -> str:
     return " ".join(words)
 
 
-def _is_noncharacter(cp: int) -> bool:
-    return 0xFDD0 <= cp <= 0xFDEF or (cp & 0xFFFE) == 0xFFFE
-
-
 def check_qmp_text(text: str, *, what: str = "string") -> str:
     """Return ``text`` unchanged if QMP can carry it exactly, else raise :class:`InputError`.
 
-    QMP strings are UTF-8 JSON: no lone surrogates (which is how bytes that are
-    not UTF-8 appear in a ``str``), no noncharacters, and no NUL (QEMU turns
-    ``\\u0000`` into the bytes C0 80).
+    The rule is :func:`qmonexec.limits.qmp_text_problem`: valid UTF-8 without
+    NUL, lone surrogates or noncharacters.
     """
+    if text.isascii() and "\0" not in text:
+        return text
     for i, ch in enumerate(text):
-        cp = ord(ch)
-        if cp == 0:
-            problem = "a NUL character, which QEMU would turn into the bytes C0 80"
-        elif 0xDC80 <= cp <= 0xDCFF:
-            problem = f"the byte 0x{cp - 0xDC00:02X}, which is not valid UTF-8"
-        elif 0xD800 <= cp <= 0xDFFF:
-            problem = f"a lone surrogate U+{cp:04X}, which is not valid UTF-8"
-        elif _is_noncharacter(cp):
-            problem = f"the noncharacter U+{cp:04X}, which QEMU's JSON parser rejects"
-        else:
-            continue
-        raise InputError(
-            f"{what} holds {problem} at offset {i}; QMP can only carry valid UTF-8 text: "
-            "use a path without such bytes (rename the file, or link to it from a UTF-8 name)",
-            value=text,
-            position=i,
-        )
+        problem = qmp_text_problem(ch)
+        if problem is not None:
+            raise InputError(f"{what} holds {problem} at offset {i}; {QMP_TEXT_ADVICE}",
+                             value=text, position=i)
     return text
 
 
@@ -154,9 +132,10 @@ def walk_strings(value: Any, path: str = "arguments", depth: int = 1) -> Iterato
     stack: list[tuple[Any, str, int]] = [(value, path, depth)]
     while stack:
         item, where, level = stack.pop()
-        if level > MAX_JSON_DEPTH:
+        # QEMU counts objects and arrays only: a scalar inside the deepest one adds no level.
+        if level > QMP_MAX_DEPTH and isinstance(item, (Mapping, list, tuple)):
             raise InputError(
-                f"{path} is nested deeper than QEMU's limit of {MAX_JSON_DEPTH} levels"
+                f"{path} is nested deeper than QEMU's limit of {QMP_MAX_DEPTH} levels"
             )
         if isinstance(item, str):
             yield where, item

@@ -29,6 +29,7 @@ import jinja2
 from .errors import InputError
 from .quoting import Value, quote_word, quote_words
 from .spec import CommandSpec, RestoreSpec, SaveSpec
+from .vocabulary import OUTCOMES, STAGES, marker
 
 
 class ShellText(str):
@@ -104,13 +105,15 @@ def render_template(name: str, /, **context: Any) -> str:
 
 
 def _status_paths(status_dir: str | bytes | None) -> dict[str, str | bytes] | None:
+    """The template's ``status.STAGE_OUTCOME`` slots: each marker file's path in ``status_dir``."""
     if status_dir is None:
         return None
-    names = [f"{stage}_{outcome}" for stage in ("compress", "write")
-             for outcome in ("ok", "failed", "err")]
+    names = {f"{stage}_{outcome}": marker(stage, outcome) for stage in STAGES
+             for outcome in OUTCOMES}
     if isinstance(status_dir, bytes):
-        return {n: status_dir.rstrip(b"/") + b"/" + n.replace("_", ".").encode() for n in names}
-    return {n: status_dir.rstrip("/") + "/" + n.replace("_", ".") for n in names}
+        base = status_dir.rstrip(b"/") + b"/"
+        return {slot: base + name.encode() for slot, name in names.items()}
+    return {slot: status_dir.rstrip("/") + "/" + name for slot, name in names.items()}
 
 
 def render_save(spec: SaveSpec) -> str:

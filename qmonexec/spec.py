@@ -10,13 +10,18 @@ from __future__ import annotations
 __all__ = [
     "BLOCK_SIZE_RANGE",
     "COMPRESSIONS",
+    "CURRENT",
+    "DD_MAX_BYTES",
+    "PIPE_READ_SIZE",
     "PROFILES",
+    "PROFILE_VERSIONS",
     "TRANSFER_SIZE_RANGE",
     "CommandSpec",
     "Compression",
     "Profile",
     "RestoreSpec",
     "SaveSpec",
+    "absolute_path",
     "compression",
     "profile",
 ]
@@ -26,14 +31,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import InputError
+from .limits import DD_MAX_BYTES, special_path
 from .quoting import Value, to_bytes
+from .vocabulary import BLOCK_SIZE, COMPRESSORS, PROFILE_NAMES, RAW, RESTORE_BLOCK_LIMIT
 
 #: Allowed block sizes (the unit of the header offset): 512 B .. 1 MiB.
 BLOCK_SIZE_RANGE = (512, 1 << 20)
 #: Allowed transfer sizes (dd's obs, the size of each write): 8 KiB .. 64 MiB.
 TRANSFER_SIZE_RANGE = (8 << 10, 64 << 20)
-#: The most a Linux pipe hands dd per read: a larger ibs never fills.
-PIPE_READ_SIZE = 64 << 10
 
 
 def _argv(value: Any, what: str, example: str) -> tuple[Any, ...]:
@@ -83,10 +88,8 @@ def _named(name: str) -> Compression:
 
 
 #: The named compression formats (libvirt's convention: ``NAME -c`` / ``NAME -dc``).
-COMPRESSIONS: dict[str, Compression] = {
-    n: _named(n) for n in ("gzip", "bzip2", "xz", "lzop", "zstd")
-}
-_RAW_NAMES = ("raw",)
+COMPRESSIONS: dict[str, Compression] = {n: _named(n) for n in COMPRESSORS}
+_RAW_NAMES = (RAW,)
 
 
 def compression(name: str | None) -> Compression | None:
@@ -104,9 +107,32 @@ def compression(name: str | None) -> Compression | None:
     return found
 
 
+# ------------------------------------------------------------------ versioned profiles
+# Versioned profiles: the shape of every string a profile renders, pinned by ``NAME@VERSION``.
+#
+# A profile decides the dd sizes of a save, whether ``cat`` feeds an
+# uncompressed save, and the block size a restore reads with.  Each published
+# shape is a version: ``default@1``, ``default@2``, ``libvirt@1``.  A pinned
+# name (``profile="default@1"``, ``--profile default@1``) renders the same
+# strings in every later release; an unpinned name (``default``) means the
+# current version of that profile, which may move to a new version in a
+# release (never within one); CHANGELOG.md lists every such move.
+
+#: The most a Linux pipe hands dd per read: a larger ibs never fills.
+PIPE_READ_SIZE = 64 << 10
+#: The smallest block a restore reads with (the smallest allowed block size).
+_MIN_BLOCK = 512
+
+
 @dataclass(frozen=True)
 class Profile:
-    """How the save pipeline is shaped: dd sizes and whether ``cat`` feeds an uncompressed save."""
+    """How a profile shapes its strings: dd sizes, ``cat`` for raw saves, the restore read size.
+
+    ``restore_max_block``: ``None`` reads a restore with ``block_size``
+    (version 1 of every profile); a power of two reads it with the largest
+    power of two up to that size dividing the offset, which is 64 KiB for
+    the images ``qmonexec save`` writes (their stream starts 64 KiB-aligned).
+    """
 
     name: str
     block_size: int
@@ -114,6 +140,13 @@ class Profile:
     obs: int
     #: libvirt's form reads and writes in the same size; ours does not.
     ibs_equals_obs: bool
+    version: int = 1
+    restore_max_block: int | None = None
+
+    @property
+    def id(self) -> str:
+        """The pinned name, ``NAME@VERSION`` (what golden blocks record)."""
+        return f"{self.name}@{self.version}"
 
     def input_size(self, obs: int) -> int:
         """dd's ``ibs`` for a given ``obs``.
@@ -121,30 +154,60 @@ class Profile:
         Ours is half of ``obs`` (at most what a pipe gives, 64 KiB), so every
         write collects two or more reads: ``ibs != obs`` matters because busybox
         dd only collects short reads into full writes when the two differ
-        (REFERENCE.md section 5).  The default ``obs`` of 64 KiB was measured
+        (docs/design.md).  The default ``obs`` of 64 KiB was measured
         fastest: large writes stall QEMU's side of the pipe meanwhile
         (docs/performance.md).
         """
         return obs if self.ibs_equals_obs else min(PIPE_READ_SIZE, obs // 2)
 
+    def restore_block_size(self, offset: int) -> int:
+        """dd's ``bs`` for a restore whose stream starts at byte ``offset``."""
+        if self.restore_max_block is None:
+            return self.block_size
+        size = self.restore_max_block
+        while size > _MIN_BLOCK and offset % size:
+            size //= 2
+        return size
 
-#: Profiles by name.  ``libvirt`` reproduces libvirt's string byte for byte.
+
+#: Every published shape, by pinned name.  Never change one: add a version.
+PROFILE_VERSIONS: dict[str, Profile] = {
+    p.id: p for p in (
+        # default@1: dd reads QEMU's pipe directly, 32 KiB reads into 64 KiB writes;
+        # restores read 4 KiB blocks.
+        Profile("default", block_size=BLOCK_SIZE, cat_when_raw=False, obs=64 << 10,
+                ibs_equals_obs=False, version=1),
+        # default@2: as @1, but a restore reads the largest block up to 64 KiB dividing
+        # the offset, as `qmonexec restore` does.
+        Profile("default", block_size=BLOCK_SIZE, cat_when_raw=False, obs=64 << 10,
+                ibs_equals_obs=False, version=2, restore_max_block=RESTORE_BLOCK_LIMIT),
+        # libvirt@1: libvirt's exact save string; restores read 4 KiB blocks.
+        Profile("libvirt", block_size=BLOCK_SIZE, cat_when_raw=True, obs=1 << 20,
+                ibs_equals_obs=True, version=1),
+    )
+}
+
+#: The version an unpinned name means in this release (one entry per profile name).
+CURRENT: dict[str, int] = {"default": 2, "libvirt": 1}
+assert tuple(CURRENT) == PROFILE_NAMES
+
+#: Profiles by unpinned name: the current version of each.
 PROFILES: dict[str, Profile] = {
-    "default": Profile("default", block_size=4096, cat_when_raw=False, obs=64 << 10,
-                       ibs_equals_obs=False),
-    "libvirt": Profile("libvirt", block_size=4096, cat_when_raw=True, obs=1 << 20,
-                       ibs_equals_obs=True),
+    name: PROFILE_VERSIONS[f"{name}@{version}"] for name, version in CURRENT.items()
 }
 
 
 def profile(name: str | Profile) -> Profile:
-    """Return the profile called ``name`` (or ``name`` itself if it is a :class:`Profile`)."""
+    """The profile ``name`` (``default``, ``default@1``, ...) or ``name`` itself if a Profile."""
     if isinstance(name, Profile):
         return name
-    found = PROFILES.get(name)
+    found = PROFILES.get(name) if isinstance(name, str) else None
+    if found is None and isinstance(name, str):
+        found = PROFILE_VERSIONS.get(name)
     if found is None:
         raise InputError(
-            f"unknown profile {name!r}; known profiles: {', '.join(PROFILES)}", value=name
+            f"unknown profile {name!r}; known profiles: {', '.join(PROFILES)} "
+            f"(or a pinned version: {', '.join(PROFILE_VERSIONS)})", value=name
         )
     return found
 
@@ -168,6 +231,12 @@ def _offset(offset: int, block_size: int, what: str) -> int:
     if offset < 0:
         raise InputError(f"{what} {offset} is negative; give 0 or a positive multiple of "
                          f"the block size {block_size}", value=offset)
+    if offset > DD_MAX_BYTES:
+        raise InputError(
+            f"{what} {offset} is larger than dd accepts (2^63 - 1 = {DD_MAX_BYTES} bytes, "
+            "the largest file offset): give a smaller offset",
+            value=offset,
+        )
     if offset % block_size:
         below = offset - offset % block_size
         above = below + block_size
@@ -180,7 +249,8 @@ def _offset(offset: int, block_size: int, what: str) -> int:
     return offset
 
 
-def _absolute(path: Value, what: str) -> str | bytes:
+def absolute_path(path: Value, what: str) -> str | bytes:
+    """``path`` as ``str``/``bytes`` if absolute and free of NUL, else :class:`InputError`."""
     raw = os.fspath(path) if isinstance(path, os.PathLike) else path
     if not isinstance(raw, (str, bytes)):
         raise InputError(f"{what} must be a path (str, bytes or os.PathLike), not {path!r}",
@@ -191,6 +261,12 @@ def _absolute(path: Value, what: str) -> str | bytes:
         raise InputError(
             f"{what} {shown!r} is not an absolute path; QEMU runs the command in its own working "
             f"directory, so give the full path (e.g. {os.path.join('/', 'var', 'lib', 'vm', 'x')})",
+            value=path,
+        )
+    special = special_path(raw)
+    if special is not None:
+        raise InputError(
+            f"{what}: {special.reason}; give the path of an ordinary file",
             value=path,
         )
     return raw
@@ -216,7 +292,7 @@ class SaveSpec:
     def __post_init__(self) -> None:
         set_ = object.__setattr__
         set_(self, "profile", profile(self.profile))
-        set_(self, "target", _absolute(self.target, "target"))
+        set_(self, "target", absolute_path(self.target, "target"))
         bs = self.block_size if self.block_size is not None else self.profile.block_size
         set_(self, "block_size", _power_of_two(bs, "block size", BLOCK_SIZE_RANGE,
                                                "--block-size"))
@@ -225,7 +301,7 @@ class SaveSpec:
                                                   "--transfer-size"))
         _offset(self.offset, bs, "offset")
         if self.status_dir is not None:
-            set_(self, "status_dir", _absolute(self.status_dir, "status directory"))
+            set_(self, "status_dir", absolute_path(self.status_dir, "status directory"))
         if self.compression is not None and not isinstance(self.compression, Compression):
             raise InputError(f"compression must be a Compression or None, not "
                              f"{self.compression!r}; use qmonexec.spec.compression(NAME)")
@@ -256,17 +332,32 @@ class SaveSpec:
 
 @dataclass(frozen=True)
 class RestoreSpec:
-    """Read the migration stream back from ``source``, starting at byte ``offset``."""
+    """Read the migration stream back from ``source``, starting at byte ``offset``.
+
+    ``block_size`` (dd's ``bs``, the unit of ``offset``) defaults to the
+    profile's choice for that offset: 4096 with version 1 of every profile,
+    the largest power of two up to 64 KiB dividing the offset with
+    ``default@2`` (see :data:`PROFILE_VERSIONS`).
+    """
 
     source: str | bytes
     offset: int = 0
     compression: Compression | None = None
-    block_size: int = 4096
+    block_size: int | None = None
+    profile: Profile = field(default_factory=lambda: PROFILES["default"])
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "source", _absolute(self.source, "source"))
-        _power_of_two(self.block_size, "block size", BLOCK_SIZE_RANGE, "--block-size")
-        _offset(self.offset, self.block_size, "offset")
+        set_ = object.__setattr__
+        set_(self, "profile", profile(self.profile))
+        set_(self, "source", absolute_path(self.source, "source"))
+        if isinstance(self.offset, int) and not isinstance(self.offset, bool):
+            bs = (self.block_size if self.block_size is not None
+                  else self.profile.restore_block_size(self.offset))
+        else:
+            bs = self.profile.block_size  # _offset names the bad offset below
+        set_(self, "block_size", _power_of_two(bs, "block size", BLOCK_SIZE_RANGE,
+                                               "--block-size"))
+        _offset(self.offset, bs, "offset")
         if self.compression is not None and not isinstance(self.compression, Compression):
             raise InputError(f"compression must be a Compression or None, not "
                              f"{self.compression!r}; use qmonexec.spec.compression(NAME)")
@@ -274,7 +365,7 @@ class RestoreSpec:
     @property
     def skip_blocks(self) -> int:
         """How many blocks dd skips to reach the stream."""
-        return self.offset // self.block_size
+        return self.offset // self.block_size  # type: ignore[operator]
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from types import ModuleType
 
 import pytest
 
-from .support import ROOT, require_program
+from tests.helpers.support import ROOT, require_program
 
 SIZE = 2 * 1024 * 1024 + 12345  # not a multiple of the 64 KiB chunk: the tail is exercised too
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 
+import pytest
 import tomllib
 
-from tests.support import ROOT
+from tests.helpers.support import ROOT
 
 
 def _pyproject() -> dict[str, object]:
@@ -60,3 +61,20 @@ def test_ci_runs_exactly_the_readme_commands() -> None:
     ci_lines = (ROOT / ".ci" / "run").read_text().splitlines()
     for command in _readme_commands():
         assert command in ci_lines
+
+
+def _documented_imports() -> list[str]:
+    pattern = re.compile(r"^\s*(from qmonexec[\w.]* import [\w, ]+|import qmonexec[\w.]*)", re.M)
+    found: set[str] = set()
+    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        found.update(m.group(1).strip().rstrip(",") for m in pattern.finditer(doc.read_text()))
+    return sorted(found)
+
+
+def test_the_docs_show_imports() -> None:
+    assert any("qmonexec.save" in line for line in _documented_imports())
+
+
+@pytest.mark.parametrize("statement", _documented_imports())
+def test_every_import_the_docs_show_works(statement: str) -> None:
+    exec(statement, {})

@@ -21,7 +21,7 @@ from .. import __version__
 from ..errors import QmonexecError
 
 #: Subcommand modules, in the order ``--help`` lists them.
-COMMAND_MODULES: tuple[str, ...] = ("uri", "check", "qmp", "save")
+COMMAND_MODULES: tuple[str, ...] = ("uri", "check", "review", "qmp", "save", "golden")
 
 #: Which module registers each command.  When the first argument names one of
 #: these, only that module is imported and registered (start-up time); any
@@ -31,10 +31,13 @@ COMMAND_OWNERS: dict[str, str] = {
     "uri": "uri",
     "check": "check",
     "explain": "check",
+    "review": "review",
+    "lint-templates": "review",
     "qmp": "qmp",
     "save": "save",
     "restore": "save",
     "inspect": "save",
+    "golden": "golden",
 }
 
 EPILOG = """\
@@ -43,6 +46,7 @@ examples:
   qmonexec uri save /var/lib/vm/guest.img --profile libvirt --format hmp
   qmonexec uri restore /var/lib/vm/guest.img --offset 8192 --compress gzip --format qmp
   qmonexec uri command -- /usr/bin/tee /tmp/out
+  qmonexec review --output sarif src/ > qmonexec.sarif
 
 Run 'qmonexec COMMAND --help' for the options of one command.
 """

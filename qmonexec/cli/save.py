@@ -13,11 +13,22 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ..errors import InputError
-from .uri import size
+from ..vocabulary import (
+    AFTER_RESTORE,
+    AFTER_SAVE,
+    COMPRESSORS,
+    PROFILE_NAMES,
+    RAW,
+    STATUS_COMPLETED,
+    spoken,
+)
+from .uri import PROFILE_HELP, size
+
+_FORMATS = f"{RAW} (default), {spoken(COMPRESSORS)}"
 
 if TYPE_CHECKING:
-    from ..image import ImageHeader
     from ..save import Progress
+    from ..save.image import ImageHeader
 
 SAVE_DESCRIPTION = """\
 Save the VM behind a QMP socket into TARGET: a qmonexec header, then the
@@ -95,7 +106,7 @@ def register(subparsers: Any) -> None:
     save.add_argument("--qmp", required=True, metavar="SOCKET", help="the source's QMP socket")
     save.add_argument("target", metavar="TARGET", type=_path, help="absolute path of the image")
     save.add_argument("--compress", metavar="NAME", default=None,
-                      help="raw (default), gzip, bzip2, xz, lzop or zstd")
+                      help=_FORMATS)
     save.add_argument("--metadata", metavar="JSON", type=_metadata,
                       help="a JSON object stored in the header")
     save.add_argument("--header-file", metavar="FILE",
@@ -104,14 +115,14 @@ def register(subparsers: Any) -> None:
     save.add_argument("--bandwidth", metavar="BYTES/S", type=size, default=None,
                       help="max-bandwidth during the save (default: unlimited, 1T); the "
                            "previous value is restored afterwards")
-    save.add_argument("--then", choices=("pause", "resume", "quit"), default="pause",
+    save.add_argument("--then", choices=AFTER_SAVE, default=AFTER_SAVE[0],
                       help="the VM after a successful save: pause (default: stays paused in "
                            "postmigrate), resume, or quit QEMU")
     save.add_argument("--timeout", metavar="S", type=_seconds, default=None,
                       help="give up (and cancel) after S seconds (default: no limit)")
-    save.add_argument("--profile", choices=("default", "libvirt"), default="default",
-                      help="default: stage status, success proven; libvirt: libvirt's exact "
-                           "string, success CANNOT be proven")
+    save.add_argument("--profile", default=PROFILE_NAMES[0], metavar="NAME[@VERSION]",
+                      help=PROFILE_HELP + "; default saves with stage status, success proven; "
+                           "libvirt's exact string records none: success CANNOT be proven")
     save.add_argument("--block-size", metavar="BYTES", type=size, default=4096,
                       help="the header is padded to a multiple of this (default 4096)")
     save.add_argument("--quiet", "-q", action="store_true", help="no progress display")
@@ -124,12 +135,12 @@ def register(subparsers: Any) -> None:
     restore.add_argument("--qmp", required=True, metavar="SOCKET",
                          help="the destination's QMP socket")
     restore.add_argument("source", metavar="SOURCE", type=_path, help="absolute path of the image")
-    restore.add_argument("--then", choices=("pause", "resume"), default="resume",
+    restore.add_argument("--then", choices=AFTER_RESTORE, default="resume",
                          help="the VM after the restore: resume (default) or pause")
     restore.add_argument("--offset", metavar="BYTES", type=size, default=None,
                          help="raw image: where the stream starts (skips the header checks)")
     restore.add_argument("--decompress", metavar="NAME", default=None,
-                         help="raw image: raw (default), gzip, bzip2, xz, lzop or zstd")
+                         help=f"raw image: {_FORMATS}")
     restore.add_argument("--timeout", metavar="S", type=_seconds, default=None,
                          help="give up after S seconds (default: no limit)")
     restore.add_argument("--quiet", "-q", action="store_true", help="no progress display")
@@ -184,7 +195,7 @@ def progress_line(report: Progress) -> str:
         parts.append(f"sent {_bytes(report.sent)}")
     if report.rate is not None:
         parts.append(f"{_bytes(report.rate)}/s")
-    if report.eta is not None and report.status not in ("completed",):
+    if report.eta is not None and report.status != STATUS_COMPLETED:
         parts.append(f"ETA {_duration(report.eta)}")
     parts.append(f"elapsed {_duration(report.elapsed)}")
     return "  ".join(parts)
@@ -333,7 +344,7 @@ def _show_header(header: ImageHeader, size: int) -> str:
 
 
 def _inspect(args: argparse.Namespace) -> int:
-    from ..image import ImageError, check_stream, read_header
+    from ..save.image import ImageError, check_stream, read_header
 
     header = read_header(args.file, require_complete=False, check_size=False)
     try:

@@ -7,6 +7,9 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
+from ..limits import DD_MAX_BYTES
+from ..spec import PROFILE_VERSIONS, PROFILES
+from ..vocabulary import COMPRESSORS, RAW
 
 if TYPE_CHECKING:
     from ..build import Built
@@ -26,6 +29,11 @@ examples:
 #: exact form means asking for its equal ibs/obs (the README explains the cost).
 _EXPECTED_WARNINGS = {"libvirt": frozenset({"dd-block-sizes"})}
 
+#: The help of every --profile option (uri save/restore, save).
+PROFILE_HELP = ("default (ours, see README), libvirt (libvirt's exact form), or a pinned "
+                 f"version that never changes: {', '.join(PROFILE_VERSIONS)} (default: the "
+                 f"current version of default, {PROFILES['default'].id}; see CHANGELOG.md)")
+
 _SUFFIXES = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
 
@@ -39,7 +47,13 @@ def size(text: str) -> int:
             f"{text!r} is not a byte count; write digits with an optional K, M or G suffix, "
             "e.g. 8192 or 8K"
         )
-    return int(digits) * _SUFFIXES[suffix]
+    value = int(digits) * _SUFFIXES[suffix]
+    if value > DD_MAX_BYTES:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is {value} bytes, more than dd accepts (2^63 - 1 = {DD_MAX_BYTES}); "
+            "give a smaller size"
+        )
+    return value
 
 
 def command_words(text: str) -> list[str]:
@@ -86,15 +100,16 @@ def register(subparsers: Any) -> None:
                            "size (default 0)")
     group = save.add_mutually_exclusive_group()
     group.add_argument("--compress", metavar="NAME",
-                       help="gzip, bzip2, xz, lzop, zstd or raw (default raw)")
+                       help=f"{', '.join(COMPRESSORS)} or {RAW} (default {RAW})")
     group.add_argument("--compress-cmd", metavar="CMD", type=command_words,
                        help="custom compressor, split on spaces, e.g. 'pigz -c'")
-    save.add_argument("--profile", choices=("default", "libvirt"), default="default",
-                      help="libvirt: libvirt's exact form; default: ours (see README)")
+    save.add_argument("--profile", default="default", metavar="NAME[@VERSION]",
+                      help=PROFILE_HELP)
     save.add_argument("--block-size", type=size, metavar="N",
                       help="unit of the offset (power of two, default 4096)")
     save.add_argument("--transfer-size", type=size, metavar="N",
-                      help="bytes per write into the file, dd's obs (power of two, default 1M)")
+                      help="bytes per write into the file, dd's obs (power of two; default "
+                           "the profile's: 64K, libvirt 1M)")
     save.add_argument("--status-dir", metavar="DIR",
                       help="render the stage-status form: each stage records NAME.ok or "
                            "NAME.failed and NAME.err in DIR (absolute)")
@@ -106,17 +121,27 @@ def register(subparsers: Any) -> None:
         description="exec:dd if=SOURCE bs=BS skip=OFFSET/BS [| DECOMPRESSOR]",
         epilog=_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    restore.add_argument("source", metavar="SOURCE", help="absolute path of the image file")
-    restore.add_argument("--offset", type=size, default=0,
-                         help="byte offset of the stream, a multiple of the block size")
+    restore.add_argument("source", metavar="SOURCE", nargs="?",
+                         help="absolute path of the image file (optional with --from-image)")
+    restore.add_argument("--offset", type=size,
+                         help="byte offset of the stream, a multiple of the block size "
+                              "(default 0)")
     group = restore.add_mutually_exclusive_group()
     group.add_argument("--compress", metavar="NAME",
-                       help="format the image was compressed with: gzip, bzip2, xz, lzop, zstd, "
-                            "raw")
+                       help=f"format the image was compressed with: {', '.join(COMPRESSORS)}, "
+                            f"{RAW}")
     group.add_argument("--decompress-cmd", metavar="CMD", type=command_words,
                        help="custom decompressor, split on spaces, e.g. 'pigz -dc'")
-    restore.add_argument("--block-size", type=size, default=4096, metavar="N",
-                         help="unit of the offset and dd's read size (default 4096)")
+    restore.add_argument("--block-size", type=size, metavar="N",
+                         help="unit of the offset and dd's read size (default: the profile's; "
+                              "default@2 reads the largest power of two up to 64K dividing "
+                              "the offset)")
+    restore.add_argument("--profile", default="default", metavar="NAME[@VERSION]",
+                         help=PROFILE_HELP)
+    restore.add_argument("--from-image", metavar="PATH",
+                         help="take the offset and compression from the header of the "
+                              "qmonexec image at PATH (as qmonexec restore does); SOURCE "
+                              "defaults to PATH")
     _add_output_options(restore)
     restore.set_defaults(handler=_run_restore)
 
@@ -137,7 +162,7 @@ def _emit(args: argparse.Namespace, built: Built, incoming: bool) -> int:
     from .. import monitor
 
     uri = built.uri
-    expected = _EXPECTED_WARNINGS.get(getattr(args, "profile", ""), frozenset())
+    expected = _EXPECTED_WARNINGS.get(profile_family(getattr(args, "profile", "")), frozenset())
     for finding in built.verdict.findings:
         # Only warnings and notes reach here: errors made build_* raise.
         if finding.code.value in expected:
@@ -178,14 +203,32 @@ def _run_save(args: argparse.Namespace) -> int:
     return _emit(args, build_save(spec), incoming=False)
 
 
+def profile_family(name: str) -> str:
+    """The profile name without its pinned version: ``default@1`` -> ``default``."""
+    return name.partition("@")[0]
+
+
 def _run_restore(args: argparse.Namespace) -> int:
     from ..build import build_restore
     from ..spec import Compression, RestoreSpec, compression
 
     comp = (Compression.custom(args.decompress_cmd, args.decompress_cmd) if args.decompress_cmd
             else compression(args.compress))
-    spec = RestoreSpec(source=args.source, offset=args.offset, compression=comp,
-                       block_size=args.block_size)
+    if args.from_image is not None:
+        from ..save.from_image import restore_spec_from_image
+
+        for flag, value in (("--offset", args.offset), ("--compress", args.compress)):
+            if value is not None:
+                raise InputError(f"{flag} is read from the image header with --from-image; "
+                                 f"drop {flag}")
+        spec = restore_spec_from_image(args.from_image, source=args.source, decompress=comp,
+                                       block_size=args.block_size, profile=args.profile)
+    else:
+        if args.source is None:
+            raise InputError("no SOURCE given; name the image file, or read its header with "
+                             "--from-image PATH")
+        spec = RestoreSpec(source=args.source, offset=args.offset or 0, compression=comp,
+                           block_size=args.block_size, profile=args.profile)
     return _emit(args, build_restore(spec), incoming=True)
 
 

@@ -1,15 +1,17 @@
 """The QMP client: a synchronous, standard-library-only conversation with QEMU.
 
 Modules follow ``qemu.qmp``'s split: :mod:`.errors` (the exception
-hierarchy), :mod:`.message` (encoding, decoding, ids, argument checks),
-:mod:`.protocol` (framing), :mod:`.client` (:class:`QMPClient`) and
-:mod:`.migration` (:class:`MigrationStatus` and the migration helpers).
+hierarchy), :mod:`.message` (encoding, decoding, ids), :mod:`.framing`
+(bytes to messages), :mod:`.guard` (the ``exec:`` gate every command passes
+before it is sent), :mod:`.client` (:class:`QMPClient`) and :mod:`.migration`
+(:class:`MigrationStatus`, the migration helpers and the one wait loop).
+Commands are built by :mod:`qmonexec.monitor`.
 See ``docs/qmp.md``.
 """
 
 from __future__ import annotations
 
-from .client import Address, QMPClient, check_command, parse_address
+from .client import Address, QMPClient, parse_address
 from .errors import (
     CommandError,
     ConnectError,
@@ -19,6 +21,7 @@ from .errors import (
     QMPError,
     Timeout,
 )
+from .guard import check_command
 from .message import Event, Greeting
 from .migration import MigrationStatus
 

@@ -7,25 +7,21 @@ QMP messages are JSON objects (docs/interop/qmp-spec.rst):
 * reply ``{"return": VALUE, "id": ID}`` or ``{"error": {"class": C, "desc": D}, "id": ID}``
 * event ``{"event": NAME, "data": {...}, "timestamp": {"seconds": S, "microseconds": U}}``
 
-Everything we send first passes :func:`check_arguments`: QEMU's JSON parser
-takes only valid UTF-8 without noncharacters, turns ``\\u0000`` into other
-bytes, and limits nesting depth and message size, so values it would mangle are
-refused here with :class:`qmonexec.errors.InputError` before anything is sent.
+Everything we send first passes :func:`qmonexec.monitor.check_arguments`
+(QEMU's JSON parser takes only valid UTF-8 without noncharacters, turns
+``\\u0000`` into other bytes, and limits nesting depth); :func:`encode` is the
+wire form.  Size limits: :mod:`qmonexec.limits`.
 """
 
 from __future__ import annotations
 
 __all__ = [
-    "MAX_DEPTH",
-    "MAX_MESSAGE_SIZE",
     "Event",
     "Greeting",
     "IdGenerator",
-    "check_arguments",
     "decode",
     "encode",
     "encode_command",
-    "walk_strings",
 ]
 
 import itertools
@@ -36,14 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InputError
-from ..quoting import MAX_JSON_DEPTH as MAX_DEPTH
-from ..quoting import check_qmp_text, walk_strings
 from .errors import ProtocolError
-
-#: QEMU refuses JSON messages larger than this (64 MiB), in both directions.
-MAX_MESSAGE_SIZE = 64 * 1024 * 1024
-
-#: QEMU's JSON parser refuses nesting deeper than this.
 
 
 class IdGenerator:
@@ -60,25 +49,6 @@ class IdGenerator:
     def __call__(self) -> str:
         """Return the next id."""
         return f"{self.prefix}-{next(self._counter)}"
-
-
-def check_arguments(name: str, arguments: Mapping[str, Any] | None) -> None:
-    """Refuse a command QEMU could not read back exactly (raises :class:`InputError`).
-
-    Checks the command name and every string in ``arguments`` (keys too) with
-    :func:`qmonexec.quoting.check_qmp_text`, plus JSON representability and depth.
-    """
-    if not isinstance(name, str) or not name:
-        raise InputError(f"the command name must be a non-empty string, not {name!r}")
-    check_qmp_text(name, what="command name")
-    if arguments is None:
-        return
-    if not isinstance(arguments, Mapping):
-        raise InputError(
-            f"arguments of {name!r} must be a JSON object (a dict), not {type(arguments).__name__}"
-        )
-    for path, text in walk_strings(arguments, depth=2):
-        check_qmp_text(text, what=f"{name} {path}")
 
 
 def encode(message: Mapping[str, Any]) -> bytes:

@@ -11,9 +11,17 @@ from __future__ import annotations
 
 __all__ = ["analyse"]
 
-from .check import MAX_SHELL_BYTES
-from .findings import CODE_INFO, Code, Finding, Reporter, Severity
-from .layers import OffsetMap, peel
+from ..limits import SHELL_MAX_BYTES as MAX_SHELL_BYTES
+from .findings import (
+    CODE_INFO,
+    Budget,
+    BudgetExceeded,
+    Code,
+    Finding,
+    Reporter,
+    Severity,
+)
+from .layers import OffsetMap, Peeled, peel
 from .lexer import lex
 from .nodes import CommandList, Redirect, Script, SglQuoted, SimpleCommand, Word, iter_words
 from .parser import parse
@@ -32,52 +40,74 @@ _MAYBE_RESERVED = frozenset({"{", "}", "!"})
 
 
 def analyse(text: str, policy: Policy, form: str) -> Verdict:
-    """The verdict for ``text`` read as ``form`` (arguments already checked by ``check``)."""
-    outer = Reporter()
-    peeled = peel(text, outer, form)
-    inner = Reporter()
-    shell = peeled.shell
+    """The verdict for ``text`` read as ``form`` (arguments already checked by ``check``).
+
+    One :class:`~.findings.Budget` of steps covers the whole analysis; when it
+    runs out, the analysis stops and the verdict carries ``too-much-work``.
+    """
+    budget = Budget()
+    outer = Reporter(budget)
+    inner = Reporter(budget)
+    peeled = Peeled(None)
     shape: str | None = None
     commands: tuple[CommandView, ...] = ()
     script: Script | None = None
-    mapper = peeled.mapper
-    if shell is not None:
-        script, shape, infos = _analyse_shell(shell, policy, inner)
-        if script is not None:
-            commands = _views(script, infos, mapper, positioner(text))
-        if shape is not None and peeled.direction is not None:
-            wrong = (shape == "save" and peeled.direction == "incoming") or (
-                shape == "restore" and peeled.direction == "outgoing"
-            )
-            if wrong:
-                layer = peeled.layers[0]
-                outer.add(
-                    Code.DIRECTION_MISMATCH,
-                    layer.start,
-                    f"a {shape} command sent with {layer.detail}: "
-                    + (
-                        "a save runs on the outgoing side ('migrate')"
-                        if shape == "save"
-                        else "a restore runs on the incoming side ('migrate-incoming')"
-                    ),
-                )
-    findings = _finalize(text, outer, inner, mapper, policy.ascii_only)
+    try:
+        peeled = peel(text, outer, form)
+        if peeled.shell is not None:
+            script, shape, infos = _analyse_shell(peeled.shell, policy, inner)
+            if script is not None:
+                commands = _views(script, infos, peeled.mapper, positioner(text))
+        if shape is not None:
+            _check_direction(shape, peeled, outer)
+    except BudgetExceeded:
+        script = shape = None
+        outer.stop(
+            Code.TOO_MUCH_WORK,
+            0,
+            f"the analysis used up its fixed budget of {budget.total} steps before the end, so "
+            "the string is not proven safe: shorten or simplify it",
+        )
+    findings = _finalize(text, outer, inner, peeled.mapper, policy.ascii_only)
     ok = (
-        shell is not None
+        peeled.shell is not None
         and script is not None
         and shape is not None
+        and not outer.errors
+        and not inner.errors
         and not any(f.severity is Severity.ERROR for f in findings)
     )
     return Verdict(
         ok=ok,
         text=text,
-        shell=shell,
+        shell=peeled.shell,
         layers=tuple(peeled.layers),
         shape=shape if ok else None,
         direction=peeled.direction,
         commands=commands,
         findings=findings,
     )
+
+
+def _check_direction(shape: str, peeled: Peeled, rep: Reporter) -> None:
+    """A save sent with ``migrate-incoming`` (or a restore with ``migrate``) is an error."""
+    if peeled.direction is None:
+        return
+    wrong = (shape == "save" and peeled.direction == "incoming") or (
+        shape == "restore" and peeled.direction == "outgoing"
+    )
+    if wrong:
+        layer = peeled.layers[0]
+        rep.add(
+            Code.DIRECTION_MISMATCH,
+            layer.start,
+            f"a {shape} command sent with {layer.detail}: "
+            + (
+                "a save runs on the outgoing side ('migrate')"
+                if shape == "save"
+                else "a restore runs on the incoming side ('migrate-incoming')"
+            ),
+        )
 
 
 def _analyse_shell(
@@ -96,6 +126,7 @@ def _analyse_shell(
         # it can never run, so bound the work: analyse the part a reviewer would read
         shell = shell[:MAX_SHELL_BYTES]
     tokens = lex(shell, rep)
+    rep.budget.spend(len(tokens))
     if not (shell.isascii() and shell.isprintable()):
         scan_characters(shell, rep, _single_quoted(tokens))
     infos: dict[int, WordInfo] = {}
@@ -191,7 +222,9 @@ def _finalize(
     pos = positioner(text)
     found: list[Finding] = []
     for rep, mapped in ((outer, False), (inner, True)):
-        for code, offset, length, message, severity, shells in rep.items:
+        for (code, offset, length, message, severity, shells), count in zip(
+            rep.items, rep.counts, strict=True
+        ):
             info = CODE_INFO[code]
             if mapped:
                 start = mapper(offset)
@@ -209,17 +242,8 @@ def _finalize(
                     severity or info.severity,
                     info.shells if shells is None else shells,
                     length,
+                    count,
                 )
             )
-    dropped = outer.dropped + inner.dropped
     found.sort(key=lambda f: (f.position.offset, f.code.value))
-    if dropped:
-        found.append(
-            Finding(
-                Code.TOO_MANY_FINDINGS,
-                f"{dropped} more findings were left out; fix the ones shown first",
-                pos(len(text)),
-                Severity.NOTE,
-            )
-        )
     return tuple(found)

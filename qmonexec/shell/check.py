@@ -11,13 +11,10 @@ from __future__ import annotations
 
 __all__ = ["MAX_SHELL_BYTES", "check"]
 
+from ..limits import SHELL_MAX_BYTES as MAX_SHELL_BYTES
 from .fast import fast_check
 from .policy import Policy
 from .verdict import Verdict
-
-#: Linux refuses an execve argument longer than this (MAX_ARG_STRLEN - 1), so
-#: QEMU's ``sh -c STRING`` fails for longer strings.
-MAX_SHELL_BYTES = 131071
 
 _DEFAULT_POLICY = Policy.default()
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 __all__ = ["explain", "visible"]
 
-from .findings import ALL_SHELLS, Finding
+from .findings import ALL_SHELLS, FindingGroup, group_findings
 from .verdict import CommandView, RedirectView, Verdict
 
 #: Source lines longer than this are shown as a window around the column.
@@ -114,9 +114,18 @@ def _excerpt(line: str, column: int, length: int) -> tuple[str, str]:
     return shown, " " * len(before) + "^" * min(width, WINDOW)
 
 
-def _finding(f: Finding, lines: list[str]) -> list[str]:
+#: At most this many finding groups are shown; the verdict keeps them all.
+MAX_SHOWN = 25
+
+
+def _finding(group: FindingGroup, lines: list[str]) -> list[str]:
+    f = group.first
     p = f.position
     out = [f"  {p.line}:{p.column}: {f.severity.value} {f.code.value}"]
+    if group.count > 1:
+        q = group.last.position
+        last = "" if group.last is f else f", the last at {q.line}:{q.column}"
+        out[0] += f" ({group.count} findings like this{last})"
     if 1 <= p.line <= len(lines):
         shown, carets = _excerpt(lines[p.line - 1], p.column, f.length)
         out.append(f"    | {shown}")
@@ -129,8 +138,8 @@ def _finding(f: Finding, lines: list[str]) -> list[str]:
 def explain(verdict: Verdict) -> str:
     """The review view of ``verdict`` as text (lines end in ``\\n``)."""
     text = verdict.text
-    errors = sum(1 for f in verdict.findings if f.severity.value == "error")
-    warnings = sum(1 for f in verdict.findings if f.severity.value == "warning")
+    errors = sum(f.count for f in verdict.findings if f.severity.value == "error")
+    warnings = sum(f.count for f in verdict.findings if f.severity.value == "warning")
     counts = f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
     if verdict.ok:
         head = f"verdict: SAFE, {verdict.shape} shape ({counts})"
@@ -160,8 +169,12 @@ def explain(verdict: Verdict) -> str:
     if verdict.findings:
         out.append("findings:")
         lines = text.split("\n")
-        for f in verdict.findings:
-            out.extend(_finding(f, lines))
+        groups = group_findings(verdict.findings)
+        for group in groups[:MAX_SHOWN]:
+            out.extend(_finding(group, lines))
+        if len(groups) > MAX_SHOWN:
+            hidden = sum(g.count for g in groups[MAX_SHOWN:])
+            out.append(f"  ... {hidden} more findings not shown (qmonexec check --json lists all)")
     else:
         out.append("findings: none")
     return "\n".join(out) + "\n"

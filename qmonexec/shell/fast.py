@@ -24,7 +24,9 @@ import functools
 import re
 
 # Only light modules: the fast path must not load the lexer, parser or AST.
+from ..limits import DD_MAX_BYTES, special_path
 from .findings import CODE_INFO, Code, Finding, Severity
+from .grammar import RESERVED_WORDS
 from .policy import (
     EVALUATING,
     GENERIC_RULE,
@@ -32,7 +34,7 @@ from .policy import (
     ProgramRule,
     dd_block_sizes_message,
 )
-from .tokens import RESERVED_WORDS, Pos
+from .position import Pos
 from .verdict import CommandView, Layer, RedirectView, Verdict
 
 #: Longer texts always take the full path.
@@ -157,7 +159,7 @@ def fast_check(text: str, policy: Policy) -> Verdict | None:
 def _status(m: re.Match[str], group: str, leaf: str) -> tuple[str, str] | None:
     value = _decode(m.group(group))
     suffix = "/" + leaf
-    if not value.startswith("/") or not value.endswith(suffix):
+    if not value.startswith("/") or not value.endswith(suffix) or special_path(value):
         return None
     return value, value[: -len(suffix)] or "/"
 
@@ -196,8 +198,10 @@ def _save(text: str, m: re.Match[str], policy: Policy) -> Verdict | None:
         return None
     if policy.offset is not None and seek * bs != policy.offset:
         return None
+    if seek * bs > DD_MAX_BYTES:
+        return None
     target = _decode(target_raw)
-    if not target.startswith("/"):
+    if not target.startswith("/") or special_path(target) is not None:
         return None
     commands: list[CommandView] = []
     dirs: set[str] = set()
@@ -267,8 +271,10 @@ def _restore(text: str, m: re.Match[str], policy: Policy) -> Verdict | None:
         return None
     if policy.offset is not None and skip * bs != policy.offset:
         return None
+    if skip * bs > DD_MAX_BYTES:
+        return None
     source = _decode(m.group("src"))
-    if not source.startswith("/"):
+    if not source.startswith("/") or special_path(source) is not None:
         return None
     dd = m.start("dd")
     commands = [_cmd([("dd", dd), ("if=" + source, dd + 3), (f"bs={bs}", m.start("bs") - 3),

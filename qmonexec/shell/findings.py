@@ -6,7 +6,15 @@ tools and tests match on them.  :data:`CODE_INFO` documents each code: its
 default severity, the shells it affects and a one-line summary.
 
 A verdict is ``ok`` exactly when it holds no finding of severity
-:attr:`Severity.ERROR`.
+:attr:`Severity.ERROR`.  The codes of :data:`UNPROVEN` say that the analysis
+could not finish its proof (a limit was reached, or a construct is not
+understood); they are always errors, and no policy option turns them off.
+
+Reporting never changes a verdict: identical findings (same code, severity
+and message) are kept once, with a ``count`` and the first position, and no
+finding is ever dropped silently.  When the number of distinct findings
+reaches :data:`MAX_FINDINGS`, the analysis stops and the verdict carries the
+``too-many-findings`` error.
 """
 
 from __future__ import annotations
@@ -14,19 +22,27 @@ from __future__ import annotations
 __all__ = [
     "ALL_SHELLS",
     "CODE_INFO",
+    "CODE_RUNNERS",
     "MAX_FINDINGS",
+    "MAX_STEPS",
+    "UNPROVEN",
+    "Budget",
+    "BudgetExceeded",
     "Code",
     "CodeInfo",
     "Finding",
+    "FindingGroup",
     "Reporter",
     "Severity",
+    "group_findings",
+    "not_allowed_code",
 ]
 
 import enum
 from dataclasses import dataclass
 from typing import Any
 
-from .tokens import Pos
+from .position import Pos
 
 #: Shell setups findings may name (the labels of ``tests/support.py`` plus
 #: ``bourne``, the historical Bourne shell).
@@ -104,6 +120,8 @@ class Code(str, enum.Enum):
     RESERVED_WORD = "reserved-word"
     TOO_DEEP = "too-deep"
     TOO_MANY_COMMANDS = "too-many-commands"
+    TOO_MUCH_WORK = "too-much-work"
+    UNHANDLED_CONSTRUCT = "unhandled-construct"
     # policy
     COMMAND_SEPARATOR = "command-separator"
     BACKGROUND = "background"
@@ -111,6 +129,7 @@ class Code(str, enum.Enum):
     SUBSHELL = "subshell"
     ASSIGNMENT = "assignment"
     COMMAND_NOT_ALLOWED = "command-not-allowed"
+    PROGRAM_RUNS_CODE = "program-runs-code"
     EVALUATES_CODE = "evaluates-code"
     OPTION_NOT_ALLOWED = "option-not-allowed"
     UNEXPECTED_ARGUMENT = "unexpected-argument"
@@ -124,6 +143,7 @@ class Code(str, enum.Enum):
     DUPLICATE_REDIRECT = "duplicate-redirect"
     RELATIVE_PATH = "relative-path"
     STATUS_FILE = "status-file"
+    SPECIAL_PATH = "special-path"
     # bookkeeping
     TOO_MANY_FINDINGS = "too-many-findings"
 
@@ -205,12 +225,21 @@ CODE_INFO: dict[Code, CodeInfo] = {
     Code.RESERVED_WORD: CodeInfo(_E, _ALL, "a reserved word in command position"),
     Code.TOO_DEEP: CodeInfo(_E, _ALL, "groups nested too deeply"),
     Code.TOO_MANY_COMMANDS: CodeInfo(_E, _NONE, "more commands than any shape has"),
+    Code.TOO_MUCH_WORK: CodeInfo(
+        _E, _NONE, "the analysis used up its fixed work budget before it could finish"
+    ),
+    Code.UNHANDLED_CONSTRUCT: CodeInfo(
+        _E, _NONE, "a construct the analysis does not understand, so it proves nothing about it"
+    ),
     Code.COMMAND_SEPARATOR: CodeInfo(_E, _ALL, "a ; or newline starts another command"),
     Code.BACKGROUND: CodeInfo(_E, _ALL, "& runs a command in the background"),
     Code.NEGATION: CodeInfo(_E, _ALL, "! inverts a pipeline's status"),
     Code.SUBSHELL: CodeInfo(_E, _ALL, "a ( ) subshell"),
     Code.ASSIGNMENT: CodeInfo(_E, _ALL, "a variable assignment"),
     Code.COMMAND_NOT_ALLOWED: CodeInfo(_E, _ALL, "a program the policy does not allow"),
+    Code.PROGRAM_RUNS_CODE: CodeInfo(
+        _E, _ALL, "a program the policy does not allow that runs code it is given"
+    ),
     Code.EVALUATES_CODE: CodeInfo(
         _E, _ALL, "a builtin that runs its arguments as shell code (or as arithmetic)"
     ),
@@ -226,8 +255,32 @@ CODE_INFO: dict[Code, CodeInfo] = {
     Code.DUPLICATE_REDIRECT: CodeInfo(_E, ("zsh",), "one fd redirected twice (zsh copies to both)"),
     Code.RELATIVE_PATH: CodeInfo(_E, _ALL, "a path that depends on QEMU's working directory"),
     Code.STATUS_FILE: CodeInfo(_E, _ALL, "a stage-status file that breaks the status protocol"),
-    Code.TOO_MANY_FINDINGS: CodeInfo(_N, _NONE, "further findings were left out"),
+    Code.SPECIAL_PATH: CodeInfo(
+        _E, _ALL, "a file name the shell or the kernel treats specially (network, descriptors)"
+    ),
+    Code.TOO_MANY_FINDINGS: CodeInfo(
+        _E, _NONE, "so many distinct findings that the analysis stopped before the end"
+    ),
 }
+
+
+#: Programs that run code given in their arguments or input (shells, interpreters,
+#: and programs that start other programs).  A program the policy refuses is
+#: reported as :attr:`Code.PROGRAM_RUNS_CODE` when its base name is here, and
+#: as :attr:`Code.COMMAND_NOT_ALLOWED` otherwise; the verdict is the same.
+CODE_RUNNERS = frozenset({
+    "sh", "bash", "dash", "ash", "busybox", "ksh", "ksh93", "mksh", "lksh", "zsh", "yash",
+    "posh", "csh", "tcsh", "fish", "python", "python2", "python3", "perl", "ruby", "node",
+    "php", "lua", "tclsh", "awk", "gawk", "mawk", "nawk", "sed", "env", "xargs", "find",
+    "nohup", "nice", "ionice", "timeout", "setsid", "stdbuf", "sudo", "su", "doas", "chroot",
+    "ssh", "socat", "nc", "ncat", "script", "watch", "time", "exec", "strace", "gdb",
+})  # fmt: skip
+
+
+def not_allowed_code(name: str) -> Code:
+    """The code for a program the policy refuses: whether it runs code, or is merely unknown."""
+    base = name.rsplit("/", 1)[-1]
+    return Code.PROGRAM_RUNS_CODE if base in CODE_RUNNERS else Code.COMMAND_NOT_ALLOWED
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,6 +299,7 @@ class Finding:
     severity: Severity = Severity.ERROR
     shells: tuple[str, ...] = ()
     length: int = 1
+    count: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict of this finding."""
@@ -256,16 +310,98 @@ class Finding:
             "position": self.position.to_dict(),
             "length": self.length,
             "shells": list(self.shells),
+            "count": self.count,
         }
 
     def __str__(self) -> str:
         p = self.position
-        return f"{p.line}:{p.column}: {self.severity.value}: {self.code.value}: {self.message}"
+        more = f" ({self.count} times, first here)" if self.count > 1 else ""
+        return (
+            f"{p.line}:{p.column}: {self.severity.value}: {self.code.value}: {self.message}{more}"
+        )
 
 
-#: At most this many findings are kept per verdict; hostile input can
-#: otherwise produce one per character.
-MAX_FINDINGS = 200
+@dataclass(frozen=True, slots=True)
+class FindingGroup:
+    """Consecutive findings of one code and severity, for printing: the first, how many, the last.
+
+    Grouping is for people reading a report; a verdict always keeps every
+    finding (see :attr:`Finding.count`).
+    """
+
+    first: Finding
+    count: int
+    last: Finding
+
+    def __str__(self) -> str:
+        if self.count == 1:
+            return str(self.first)
+        p, q = self.first.position, self.last.position
+        f = self.first
+        last = "" if self.last is f else f", the last at {q.line}:{q.column}"
+        return (
+            f"{p.line}:{p.column}: {f.severity.value}: {f.code.value}: {f.message} "
+            f"({self.count} findings like this{last})"
+        )
+
+
+def group_findings(findings: tuple[Finding, ...] | list[Finding]) -> list[FindingGroup]:
+    """Group runs of findings with the same code and severity (counts included)."""
+    groups: list[FindingGroup] = []
+    for f in findings:
+        if groups and groups[-1].first.code is f.code and groups[-1].first.severity is f.severity:
+            g = groups[-1]
+            groups[-1] = FindingGroup(g.first, g.count + f.count, f)
+        else:
+            groups.append(FindingGroup(f, f.count, f))
+    return groups
+
+
+#: The codes that mean "not proven": a limit was reached or a construct is not
+#: understood.  Always errors; no policy option turns them off.
+UNPROVEN: frozenset[Code] = frozenset({
+    Code.SYNTAX_ERROR,
+    Code.TOO_LONG,
+    Code.TOO_DEEP,
+    Code.TOO_MANY_COMMANDS,
+    Code.TOO_MUCH_WORK,
+    Code.UNHANDLED_CONSTRUCT,
+    Code.TOO_MANY_FINDINGS,
+})
+
+#: At most this many distinct findings are recorded per verdict (identical ones
+#: are counted, not repeated).  Reaching it stops the analysis with the
+#: ``too-many-findings`` error: what was not analysed is not proven.
+MAX_FINDINGS = 1000
+
+#: The work budget of one analysis, in steps (one per token, word part, node and
+#: finding): a fixed count, never wall time, so a verdict never depends on the
+#: machine's load.  A shell string of the longest length Linux accepts needs far
+#: fewer steps than this; reaching it is the ``too-much-work`` error.
+MAX_STEPS = 2_000_000
+
+
+class BudgetExceeded(Exception):
+    """Raised inside the analysis when its :class:`Budget` is used up."""
+
+
+class Budget:
+    """A fixed number of analysis steps; :meth:`spend` raises :class:`BudgetExceeded` past it."""
+
+    __slots__ = ("left", "total")
+
+    def __init__(self, steps: int | None = None) -> None:
+        self.total = MAX_STEPS if steps is None else steps
+        self.left = self.total
+
+    def spend(self, steps: int = 1) -> None:
+        """Use ``steps`` steps of the budget."""
+        self.left -= steps
+        if self.left < 0:
+            raise BudgetExceeded
+
+
+_Item = tuple[Code, int, int, str, "Severity | None", "tuple[str, ...] | None"]
 
 
 class Reporter:
@@ -273,13 +409,22 @@ class Reporter:
 
     Internal to the validator: :func:`qmonexec.shell.check` maps the offsets
     back to the caller's text and turns them into :class:`Finding` objects.
+    A finding identical to an earlier one (code, severity, message) is
+    counted on the first (``counts``), never dropped.  After
+    :data:`MAX_FINDINGS` distinct findings the reporter is :meth:`full`: it
+    records one ``too-many-findings`` error and nothing more.
     """
 
-    __slots__ = ("dropped", "items")
+    __slots__ = ("_seen", "budget", "counts", "errors", "items", "overflowed")
 
-    def __init__(self) -> None:
-        self.items: list[tuple[Code, int, int, str, Severity | None, tuple[str, ...] | None]] = []
-        self.dropped = 0
+    def __init__(self, budget: Budget | None = None) -> None:
+        self.items: list[_Item] = []
+        self.counts: list[int] = []
+        self.overflowed = False
+        #: every error reported, duplicates included (so a caller can tell new ones)
+        self.errors = 0
+        self.budget = budget if budget is not None else Budget()
+        self._seen: dict[tuple[Code, str, Severity | None], int] = {}
 
     def add(
         self,
@@ -292,14 +437,41 @@ class Reporter:
         shells: tuple[str, ...] | None = None,
     ) -> None:
         """Record one finding at ``offset`` (``severity``/``shells`` default from the code)."""
-        if len(self.items) >= MAX_FINDINGS:
-            self.dropped += 1
+        self.budget.spend()
+        if (severity or CODE_INFO[code].severity) is Severity.ERROR:
+            self.errors += 1
+        key = (code, message, severity)
+        index = self._seen.get(key)
+        if index is not None:
+            self.counts[index] += 1
             return
+        if self.overflowed:
+            return
+        if len(self.items) >= MAX_FINDINGS:
+            self.overflowed = True
+            self.stop(
+                Code.TOO_MANY_FINDINGS,
+                offset,
+                f"more than {MAX_FINDINGS} distinct findings: the analysis stopped here, so "
+                "the rest of the string is not proven safe; fix the findings shown first",
+            )
+            return
+        self._seen[key] = len(self.items)
+        self._record(code, offset, message, length, severity, shells)
+
+    def _record(self, code: Code, offset: int, message: str, length: int,
+                severity: Severity | None, shells: tuple[str, ...] | None) -> None:
         self.items.append((code, offset, max(length, 1), message, severity, shells))
+        self.counts.append(1)
+
+    def stop(self, code: Code, offset: int, message: str) -> None:
+        """Record the error that ends the analysis early (no budget, no limit applies)."""
+        self.errors += 1
+        self._record(code, offset, message, 1, Severity.ERROR, None)
 
     def full(self) -> bool:
-        """Whether the finding limit is reached (analysis may stop: the verdict is a no)."""
-        return len(self.items) >= MAX_FINDINGS
+        """Whether the finding limit is reached (the analysis stops: the verdict is a no)."""
+        return self.overflowed
 
     def codes(self) -> set[Code]:
         """The codes recorded so far."""
@@ -307,7 +479,4 @@ class Reporter:
 
     def has_errors(self) -> bool:
         """Whether any recorded finding has severity error."""
-        for code, _o, _l, _m, severity, _s in self.items:
-            if (severity or CODE_INFO[code].severity) is Severity.ERROR:
-                return True
-        return False
+        return self.errors > 0

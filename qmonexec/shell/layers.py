@@ -18,7 +18,7 @@ know only the escapes ``\\n \\r \\\\ \\' \\"`` and are cut at 1023 bytes.
 
 from __future__ import annotations
 
-__all__ = ["FORMS", "Layer", "OffsetMap", "Peeled", "peel"]
+__all__ = ["FORMS", "HMP_BLANKS", "Layer", "OffsetMap", "Peeled", "peel"]
 
 import re
 from bisect import bisect_right
@@ -28,13 +28,17 @@ from json import JSONDecodeError
 from json import decoder as _decoder
 from typing import Any
 
-from .findings import Code, Reporter
+from ..limits import HMP_MAX_BYTES, QMP_UNCARRIED
+from ..vocabulary import DIRECTION_OF_HMP, DIRECTION_OF_QMP
+from .findings import Budget, Code, Reporter
 from .verdict import Layer
 
 #: Values of ``form`` for :func:`peel` (``auto`` guesses from the text).
 FORMS = ("auto", "qmp", "hmp", "uri", "shell")
 
-HMP_MAX_BYTES = 1023
+#: How deep the analysis follows JSON nesting.  QEMU itself accepts 1024 levels
+#: (:data:`qmonexec.limits.QMP_MAX_DEPTH`), but a migration command is 3 deep: past
+#: this the analysis stops and the verdict is ``too-deep`` (unproven), never ok.
 _JSON_MAX_DEPTH = 64
 #: The stdlib's JSON string scanner (untyped in typeshed): (text, index after the
 #: opening quote, strict) -> (value, index after the closing quote).
@@ -42,14 +46,7 @@ _scanstring: Callable[[str, int, bool], tuple[str, int]] = getattr(_decoder, "sc
 _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 
 
-def _bad_qmp_class() -> str:
-    nonchars = "".join(
-        f"{chr(p * 0x10000 + 0xFFFE)}{chr(p * 0x10000 + 0xFFFF)}" for p in range(17)
-    )
-    return "[\x00\ud800-\udfff\ufdd0-\ufdef" + re.escape(nonchars) + "]"
 
-
-_BAD_QMP = re.compile(_bad_qmp_class())
 
 
 class OffsetMap:
@@ -129,11 +126,22 @@ class _JObj:
     members: dict[str, tuple[Any, int]]  # key -> (value, key offset)
 
 
+def _check_depth(i: int, depth: int) -> None:
+    if depth > _JSON_MAX_DEPTH:
+        raise _JsonError(
+            i,
+            f"the JSON is nested more than {_JSON_MAX_DEPTH} levels deep, more than the "
+            "analysis follows, so it is not proven safe: flatten it",
+            Code.TOO_DEEP,
+        )
+
+
 class _Json:
     """A small JSON parser that keeps string positions and refuses duplicate keys."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, budget: Budget) -> None:
         self.text = text
+        self.budget = budget
 
     def ws(self, i: int) -> int:
         text = self.text
@@ -143,6 +151,7 @@ class _Json:
         return i
 
     def value(self, i: int, depth: int) -> tuple[Any, int]:
+        self.budget.spend()
         text = self.text
         i = self.ws(i)
         if i >= len(text):
@@ -174,8 +183,7 @@ class _Json:
         return _JStr(value, i, end), end
 
     def obj(self, i: int, depth: int) -> tuple[_JObj, int]:
-        if depth > _JSON_MAX_DEPTH:
-            raise _JsonError(i, "JSON nested too deeply")
+        _check_depth(i, depth)
         text = self.text
         members: dict[str, tuple[Any, int]] = {}
         start = i
@@ -208,8 +216,7 @@ class _Json:
                 raise _JsonError(i, "expected ',' or '}' in the JSON object")
 
     def arr(self, i: int, depth: int) -> tuple[list[Any], int]:
-        if depth > _JSON_MAX_DEPTH:
-            raise _JsonError(i, "JSON nested too deeply")
+        _check_depth(i, depth)
         text = self.text
         items: list[Any] = []
         i = self.ws(i + 1)
@@ -278,11 +285,9 @@ def _value_offset(value: Any, fallback: int) -> int:
     return fallback
 
 
-_QMP_COMMANDS = {"migrate": "outgoing", "migrate-incoming": "incoming"}
-
-
-def _peel_qmp(text: str, rep: Reporter) -> Peeled:
-    parser = _Json(text)
+def _parse_qmp(text: str, rep: Reporter) -> _JObj | None:
+    """The command object of ``text``, or ``None`` (reported) when it is not one."""
+    parser = _Json(text, rep.budget)
     try:
         top, end = parser.value(0, 0)
         end = parser.ws(end)
@@ -290,43 +295,50 @@ def _peel_qmp(text: str, rep: Reporter) -> Peeled:
             raise _JsonError(end, "text follows the JSON object: send one command at a time")
     except _JsonError as exc:
         rep.add(exc.code, exc.offset, exc.message)
-        return Peeled(None)
+        return None
     if not isinstance(top, _JObj):
         rep.add(Code.QMP_TYPE, 0, f"a QMP command is a JSON object, not {_type_name(top)}")
-        return Peeled(None)
-    members = top.members
-    for key, (_val, off) in members.items():
+        return None
+    for key, (_val, off) in top.members.items():
         if key not in ("execute", "arguments", "id"):
             rep.add(Code.QMP_UNEXPECTED_KEY, off,
                     f"the key {key!r} is not part of a plain QMP command: remove it")  # fmt: skip
+    return top
+
+
+def _qmp_command_name(top: _JObj, rep: Reporter) -> _JStr | None:
+    """The ``execute`` string of a migration (or HMP) command, or ``None`` (reported)."""
+    members = top.members
     if "execute" not in members:
         rep.add(Code.QMP_TYPE, top.start, "the QMP object has no \"execute\" key")
-        return Peeled(None)
+        return None
     execute, exec_off = members["execute"]
     if not isinstance(execute, _JStr):
         rep.add(Code.QMP_TYPE, _value_offset(execute, exec_off),
                 f"\"execute\" must be a string, not {_type_name(execute)}")  # fmt: skip
-        return Peeled(None)
-    name = execute.value
-    hmp = name == "human-monitor-command"
-    if name not in _QMP_COMMANDS and not hmp:
+        return None
+    if execute.value not in DIRECTION_OF_QMP and execute.value != _HMP_COMMAND:
         rep.add(
             Code.QMP_COMMAND_NOT_ALLOWED,
             execute.start,
-            f"the QMP command {name!r} is not migrate or migrate-incoming: "
+            f"the QMP command {execute.value!r} is not migrate or migrate-incoming: "
             "only migration commands carry an exec: URI",
             length=execute.end - execute.start,
         )
-        return Peeled(None)
-    if "arguments" not in members:
+        return None
+    return execute
+
+
+def _qmp_argument(top: _JObj, name: str, key: str, rep: Reporter) -> _JStr | None:
+    """The one string argument ``key`` of command ``name``, or ``None`` (reported)."""
+    if "arguments" not in top.members:
         rep.add(Code.QMP_MISSING_URI, top.start, f"{name!r} needs \"arguments\"")
-        return Peeled(None)
-    args, args_off = members["arguments"]
+        return None
+    args, args_off = top.members["arguments"]
     if not isinstance(args, _JObj):
         rep.add(Code.QMP_TYPE, _value_offset(args, args_off),
                 f"\"arguments\" must be an object, not {_type_name(args)}")  # fmt: skip
-        return Peeled(None)
-    key = "command-line" if hmp else "uri"
+        return None
     for other, (_val, off) in args.members.items():
         if other != key:
             rep.add(
@@ -339,15 +351,32 @@ def _peel_qmp(text: str, rep: Reporter) -> Peeled:
             )  # fmt: skip
     if key not in args.members:
         rep.add(Code.QMP_MISSING_URI, args.start, f"{name!r} has no {key!r} argument")
+        return None
+    value, value_off = args.members[key]
+    if not isinstance(value, _JStr):
+        rep.add(Code.QMP_TYPE, _value_offset(value, value_off),
+                f"{key!r} must be a string, not {_type_name(value)}")  # fmt: skip
+        return None
+    return value
+
+
+#: The QMP command that carries an HMP line (peeled as HMP, never guessed).
+_HMP_COMMAND = "human-monitor-command"
+
+
+def _peel_qmp(text: str, rep: Reporter) -> Peeled:
+    top = _parse_qmp(text, rep)
+    execute = None if top is None else _qmp_command_name(top, rep)
+    if top is None or execute is None:
         return Peeled(None)
-    uri, uri_off = args.members[key]
-    if not isinstance(uri, _JStr):
-        rep.add(Code.QMP_TYPE, _value_offset(uri, uri_off),
-                f"{key!r} must be a string, not {_type_name(uri)}")  # fmt: skip
+    name = execute.value
+    hmp = name == _HMP_COMMAND
+    uri = _qmp_argument(top, name, "command-line" if hmp else "uri", rep)
+    if uri is None:
         return Peeled(None)
     mapper = _json_map(text, uri)
     value = uri.value
-    for m in _BAD_QMP.finditer(value):
+    for m in QMP_UNCARRIED.finditer(value):
         cp = ord(m.group())
         what = (
             "\\u0000, which QEMU turns into the bytes C0 80"
@@ -362,106 +391,107 @@ def _peel_qmp(text: str, rep: Reporter) -> Peeled:
         return inner
     peeled = _peel_uri(value, rep, mapper, required=True)
     peeled.layers.insert(0, layer)
-    peeled.direction = _QMP_COMMANDS[name]
+    peeled.direction = DIRECTION_OF_QMP[name]
     return peeled
 
 
 # -- HMP ------------------------------------------------------------------------
 
 _HMP_ESCAPES = {"n": "\n", "r": "\r", "\\": "\\", "'": "'", '"': '"'}
-_HMP_COMMANDS = {"migrate": "outgoing", "migrate_incoming": "incoming"}
 _HMP_SPECIAL = re.compile(r'["\\]')
-_HMP_TOKEN = re.compile(r"[^ \t\n]*")
+#: The characters QEMU's monitor skips between words (C ``isspace``): it skips
+#: them before the command name too, so ``"\nmigrate ..."`` is a migrate command.
+HMP_BLANKS = " \t\n\v\f\r"
 
 
-def _peel_hmp(text: str, rep: Reporter, outer: OffsetMap) -> Peeled:
-    n = len(text)
-    i = 0
-    while i < n and text[i] in " \t":
+def _skip_blanks(text: str, i: int) -> int:
+    while i < len(text) and text[i] in HMP_BLANKS:
         i += 1
-    j = i
-    while j < n and text[j] not in " \t\n":
-        j += 1
+    return i
+
+
+def _hmp_word_end(text: str, i: int) -> int:
+    while i < len(text) and text[i] not in HMP_BLANKS:
+        i += 1
+    return i
+
+
+def _hmp_head(text: str, rep: Reporter, outer: OffsetMap) -> tuple[str, int] | None:
+    """The command name and where its URI argument starts (flags skipped), or ``None``."""
+    i = _skip_blanks(text, 0)
+    j = _hmp_word_end(text, i)
     name = text[i:j]
-    if name not in _HMP_COMMANDS:
+    if name not in DIRECTION_OF_HMP:
         rep.add(
             Code.HMP_COMMAND_NOT_ALLOWED,
             outer(i),
             f"the HMP command {name!r} is not migrate or migrate_incoming",
             length=max(j - i, 1),
         )
-        return Peeled(None)
-    i = j
-    while True:
-        while i < n and text[i] in " \t":
-            i += 1
-        if name == "migrate" and text.startswith("-", i):
-            j = i
-            while j < n and text[j] not in " \t":
-                j += 1
-            flag = text[i:j]
-            if flag != "-d":
-                rep.add(
-                    Code.HMP_UNEXPECTED_FLAG,
-                    outer(i),
-                    f"the HMP flag {flag!r} is not one qmonexec sends (only -d): remove it",
-                    length=j - i,
-                )
-            i = j
-            continue
-        break
-    if i >= n:
+        return None
+    i = _skip_blanks(text, j)
+    while name == "migrate" and text.startswith("-", i):
+        j = _hmp_word_end(text, i)
+        flag = text[i:j]
+        if flag != "-d":
+            rep.add(
+                Code.HMP_UNEXPECTED_FLAG,
+                outer(i),
+                f"the HMP flag {flag!r} is not one qmonexec sends (only -d): remove it",
+                length=j - i,
+            )
+        i = _skip_blanks(text, j)
+    if i >= len(text):
         rep.add(Code.HMP_SYNTAX, outer(i), f"{name} needs a URI argument")
-        return Peeled(None)
-    start = i
-    starts = [0]
-    sources = [i]
+        return None
+    return name, i
+
+
+def _hmp_quoted(
+    text: str, start: int, rep: Reporter, outer: OffsetMap
+) -> tuple[str, OffsetMap, int] | None:
+    """Decode the double-quoted HMP string at ``start``: (value, its map, end), or ``None``."""
+    n = len(text)
+    i = start + 1
+    starts, sources = [0], [i]
     chars: list[str] = []
     decoded = 0
-    if text[i] == '"':
-        i += 1
-        sources[0] = i
-        while True:
-            m = _HMP_SPECIAL.search(text, i)
-            j = n if m is None else m.start()
-            chars.append(text[i:j])
-            decoded += j - i
-            if j >= n:
-                rep.add(Code.HMP_SYNTAX, outer(start),
-                        "the HMP string is never closed: add the closing '\"'")  # fmt: skip
-                return Peeled(None)
-            i = j
-            if text[i] == '"':
-                i += 1
-                break
-            e = text[i + 1] if i + 1 < n else ""
-            if e not in _HMP_ESCAPES:
-                rep.add(
-                    Code.HMP_SYNTAX,
-                    outer(i),
-                    f"HMP strings know only the escapes \\n \\r \\\\ \\' \\\", not "
-                    f"'\\{e}': QEMU refuses the command",
-                    length=2,
-                )
-                return Peeled(None)
-            starts.append(decoded)
-            sources.append(i)
-            chars.append(_HMP_ESCAPES[e])
-            decoded += 1
-            i += 2
-            starts.append(decoded)
-            sources.append(i)
-    else:
-        m = _HMP_TOKEN.match(text, i)
-        assert m is not None
-        chars.append(m.group())
-        i = m.end()
-    uri = "".join(chars)
-    mapper = OffsetMap(0, starts, sources, outer)
-    rest = i
-    while rest < n and text[rest] in " \t":
-        rest += 1
-    if rest < n:
+    while True:
+        m = _HMP_SPECIAL.search(text, i)
+        j = n if m is None else m.start()
+        chars.append(text[i:j])
+        decoded += j - i
+        if j >= n:
+            rep.add(Code.HMP_SYNTAX, outer(start),
+                    "the HMP string is never closed: add the closing '\"'")  # fmt: skip
+            return None
+        i = j
+        if text[i] == '"':
+            return "".join(chars), OffsetMap(0, starts, sources, outer), i + 1
+        e = text[i + 1] if i + 1 < n else ""
+        if e not in _HMP_ESCAPES:
+            rep.add(
+                Code.HMP_SYNTAX,
+                outer(i),
+                f"HMP strings know only the escapes \\n \\r \\\\ \\' \\\", not "
+                f"'\\{e}': QEMU refuses the command",
+                length=2,
+            )
+            return None
+        starts.append(decoded)
+        sources.append(i)
+        chars.append(_HMP_ESCAPES[e])
+        decoded += 1
+        i += 2
+        starts.append(decoded)
+        sources.append(i)
+
+
+def _hmp_tail(text: str, start: int, end: int, uri: str, mapper: OffsetMap, rep: Reporter,
+              outer: OffsetMap) -> None:
+    """Report text after the URI argument and a URI that QEMU would truncate."""
+    rest = _skip_blanks(text, end)
+    if rest < len(text):
         hint = (
             ": an unquoted HMP argument ends at the first blank, so QEMU would see only "
             f"{uri!r}; put the URI in double quotes"
@@ -472,7 +502,7 @@ def _peel_hmp(text: str, rep: Reporter, outer: OffsetMap) -> Peeled:
             Code.HMP_TRAILING_TEXT,
             outer(rest),
             f"text after the URI argument (QEMU refuses the command){hint}",
-            length=n - rest,
+            length=len(text) - rest,
         )
     size = len(uri.encode("utf-8", "surrogatepass"))
     if size > HMP_MAX_BYTES:
@@ -484,9 +514,26 @@ def _peel_hmp(text: str, rep: Reporter, outer: OffsetMap) -> Peeled:
             "here and runs the rest as if it were whole: use QMP, or a shorter path",
             length=max(mapper(len(uri)) - mapper(cut), 1),
         )
+
+
+def _peel_hmp(text: str, rep: Reporter, outer: OffsetMap) -> Peeled:
+    head = _hmp_head(text, rep, outer)
+    if head is None:
+        return Peeled(None)
+    name, start = head
+    if text[start] == '"':
+        quoted = _hmp_quoted(text, start, rep, outer)
+        if quoted is None:
+            return Peeled(None)
+        uri, mapper, end = quoted
+    else:
+        end = _hmp_word_end(text, start)
+        uri = text[start:end]
+        mapper = OffsetMap(0, [0], [start], outer)
+    _hmp_tail(text, start, end, uri, mapper, rep, outer)
     peeled = _peel_uri(uri, rep, mapper, required=True)
     peeled.layers.insert(0, Layer("hmp", outer(start), name))
-    peeled.direction = _HMP_COMMANDS[name]
+    peeled.direction = DIRECTION_OF_HMP[name]
     return peeled
 
 
@@ -520,8 +567,12 @@ def _guess(text: str) -> str:
         rest = stripped[1:].lstrip(" \t\r\n")
         if rest[:1] in ('"', "'", "}"):
             return "qmp"
-    head = stripped.split(None, 1)[0] if stripped.strip() else ""
-    if head in _HMP_COMMANDS and stripped == text.lstrip(" \t"):
+    line = text.lstrip(HMP_BLANKS)
+    end = 0
+    while end < len(line) and line[end] not in HMP_BLANKS:
+        end += 1
+    if line[:end] in DIRECTION_OF_HMP:
+        # read as QEMU's monitor reads it: whatever blanks come first
         return "hmp"
     return "uri"
 

@@ -144,18 +144,7 @@ class _Lexer:
                 append(Token(_NEWLINE, "\n", pos(i), m.end()))
                 i = m.end()
             elif c == "#":
-                j = text.find("\n", i)
-                if j < 0:
-                    j = n
-                self.rep.add(
-                    Code.COMMENT,
-                    i,
-                    "'#' at the start of a word begins a comment: the shell ignores everything "
-                    "up to the end of the line; remove the comment, or quote the '#' "
-                    "if it is part of an argument",
-                    length=j - i,
-                )
-                i = j
+                i = self._comment(i)
             elif c in _OPCHARS:
                 operators += 1
                 if operators > MAX_OPERATORS:
@@ -168,35 +157,60 @@ class _Lexer:
                     append(Token(_EOF, "", pos(i), i))
                     return toks
                 i = self._operator(i, i, None, append)
+            elif "0" <= c <= "9" and (j := self._fd_prefix(i)) is not None:
+                i = self._operator(j, i, int(text[i:j]), append)
             else:
-                if "0" <= c <= "9":
-                    m = _DIGITS.match(text, i)
-                    assert m is not None
-                    j = m.end()
-                    if j < n and text[j] in "<>":
-                        digits = m.group()
-                        if len(digits) > 1:
-                            self.rep.add(
-                                Code.FD_NUMBER,
-                                i,
-                                f"the fd prefix {digits!r} has more than one digit: dash and "
-                                f"posh read {digits!r} as an argument and redirect fd "
-                                f"{'0' if text[j] == '<' else '1'} instead; use a one-digit fd",
-                                length=len(digits),
-                            )
-                        i = self._operator(j, i, int(digits), append)
-                        continue
-                start = i
-                m = _WORD_RUN.match(text, i)
-                if m is not None and (m.end() == n or text[m.end()] in _BREAK):
-                    # the common case: one unquoted literal run
-                    i = m.end()
-                    p = pos(start)
-                    run = m.group()
-                    append(Token(_WORD, run, p, i, Word(p, i, [Lit(p, run)])))
-                else:
-                    word, i = self._word(i)
-                    append(Token(_WORD, text[start:i], word.pos, i, word))
+                i = self._word_token(i, append)
+
+    def _comment(self, i: int) -> int:
+        """Report the comment starting at ``i``; return the offset of the line's end."""
+        j = self.text.find("\n", i)
+        if j < 0:
+            j = self.n
+        self.rep.add(
+            Code.COMMENT,
+            i,
+            "'#' at the start of a word begins a comment: the shell ignores everything "
+            "up to the end of the line; remove the comment, or quote the '#' "
+            "if it is part of an argument",
+            length=j - i,
+        )
+        return j
+
+    def _fd_prefix(self, i: int) -> int | None:
+        """Where the redirection operator after the digits at ``i`` starts, or ``None``."""
+        text = self.text
+        m = _DIGITS.match(text, i)
+        assert m is not None
+        j = m.end()
+        if j >= self.n or text[j] not in "<>":
+            return None
+        digits = m.group()
+        if len(digits) > 1:
+            self.rep.add(
+                Code.FD_NUMBER,
+                i,
+                f"the fd prefix {digits!r} has more than one digit: dash and "
+                f"posh read {digits!r} as an argument and redirect fd "
+                f"{'0' if text[j] == '<' else '1'} instead; use a one-digit fd",
+                length=len(digits),
+            )
+        return j
+
+    def _word_token(self, start: int, append: Callable[[Token], None]) -> int:
+        """Append the word token starting at ``start``; return the offset after it."""
+        text = self.text
+        m = _WORD_RUN.match(text, start)
+        if m is not None and (m.end() == self.n or text[m.end()] in _BREAK):
+            # the common case: one unquoted literal run
+            i = m.end()
+            p = self.pos(start)
+            run = m.group()
+            append(Token(_WORD, run, p, i, Word(p, i, [Lit(p, run)])))
+            return i
+        word, i = self._word(start)
+        append(Token(_WORD, text[start:i], word.pos, i, word))
+        return i
 
     def _operator(
         self, i: int, start: int, fd: int | None, append: Callable[[Token], None]

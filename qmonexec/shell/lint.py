@@ -14,7 +14,8 @@ Templates are rendered with the project's own Jinja2 environment
 (:func:`qmonexec.render.environment`).  ``{% if %}`` branches are covered by
 rendering once with every slot set and once per slot left empty (``None``).
 A template change that lets a slot escape its word fails this lint, and the
-test suite runs it.
+test suite runs it.  ``qmonexec lint-templates DIR...`` runs it on users'
+templates, one finding per unsafe slot (:mod:`qmonexec.review.templates`).
 """
 
 from __future__ import annotations

@@ -45,7 +45,7 @@ import enum
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from .tokens import Pos
+from .position import Pos
 
 
 class ExpKind(enum.Enum):

@@ -25,6 +25,7 @@ __all__ = ["MAX_COMMANDS", "MAX_DEPTH", "RESERVED_WORDS", "parse", "parse_text"]
 import re
 
 from .findings import Code, Reporter
+from .grammar import RESERVED_WORDS
 from .lexer import lex
 from .nodes import (
     AndOr,
@@ -41,7 +42,7 @@ from .nodes import (
     Subshell,
     Word,
 )
-from .tokens import RESERVED_WORDS, Kind, Pos, Token
+from .tokens import Kind, Pos, Token
 
 #: Deepest nesting of ``{ }`` and ``( )`` accepted.
 MAX_DEPTH = 50
@@ -201,6 +202,7 @@ class _Parser:
     def command(self, closer: str | None) -> Command:
         tok = self._peek()
         self.count += 1
+        self.rep.budget.spend()
         if self.count > MAX_COMMANDS:
             raise ParseError(
                 Code.TOO_MANY_COMMANDS,

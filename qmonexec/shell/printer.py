@@ -14,6 +14,7 @@ __all__ = ["print_script", "print_word", "structure"]
 
 from typing import Any
 
+from .grammar import RESERVED_WORDS
 from .nodes import (
     AndOr,
     BraceGroup,
@@ -31,7 +32,6 @@ from .nodes import (
     SimpleCommand,
     Word,
 )
-from .tokens import RESERVED_WORDS
 
 
 def _part(part: Part, out: list[str]) -> None:

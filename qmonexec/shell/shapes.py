@@ -16,7 +16,9 @@ __all__ = ["evaluate"]
 
 from collections.abc import Callable, Iterable
 
-from .findings import Code, Reporter, Severity
+from ..limits import DD_MAX_BYTES, SpecialPath, special_path
+from .findings import Code, Reporter, Severity, not_allowed_code
+from .grammar import REDIRECTIONS
 from .nodes import (
     AndOr,
     BraceGroup,
@@ -41,6 +43,9 @@ from .words import WordInfo
 
 _DEFAULT_FD = {"<": 0, "<>": 0, "<&": 0, "<<": 0, "<<-": 0}
 _FILE_OPS = frozenset({"<", ">", ">>", "<>", ">|"})
+#: Every redirection operator the checks below know; any other is unproven.
+_KNOWN_OPS = REDIRECTIONS
+assert _FILE_OPS | {"<&", ">&", "<<", "<<-"} == REDIRECTIONS
 _SHAPE_HELP = (
     "qmonexec accepts a save '[COMP -c | ]{ dd bs=B seek=N if=/dev/null && "
     "dd ibs=I obs=O; } 1<>TARGET', a restore 'dd if=SOURCE bs=B skip=N[ | COMP -dc]' "
@@ -124,6 +129,15 @@ class _Checker:
                 "'( ... )' runs the list in a subshell, which no qmonexec shape uses: "
                 "use '{ ...; }' as in the save form, or a single command",
             )
+        elif not isinstance(cmd, BraceGroup):
+            self.add(
+                Code.UNHANDLED_CONSTRUCT,
+                cmd.pos.offset,
+                f"a {type(cmd).__name__} node that the analysis does not handle: it is not "
+                "proven safe; use one of the shapes qmonexec renders",
+            )
+            return
+        self.rep.budget.spend()
         self.walk_list(cmd.body, False)
         self.check_redirects(cmd.redirects, None)
 
@@ -193,7 +207,7 @@ class _Checker:
             else "; a caller may allow it with Policy.allowing_commands()"
         )
         self.add(
-            Code.COMMAND_NOT_ALLOWED,
+            not_allowed_code(name),
             offset,
             f"{name!r} is not a program this policy allows (allowed: {', '.join(allowed)}){hint}",
             length=len(name),
@@ -204,6 +218,16 @@ class _Checker:
         allowed = self.policy.redirects
         for r in redirects:
             op = r.op
+            if op not in _KNOWN_OPS:
+                self.flag(r)
+                self.add(
+                    Code.UNHANDLED_CONSTRUCT,
+                    r.pos.offset,
+                    f"the redirection operator {op!r} is not one the analysis handles, so it "
+                    "is not proven safe: remove it",
+                    length=len(op),
+                )
+                continue
             fd = _fd(r)
             target = self.info(r.target)
             value = target.value
@@ -233,6 +257,11 @@ class _Checker:
                         length=r.target.end - where,
                     )
                 continue
+            if target.literal and op in _FILE_OPS:
+                special = special_path(value)
+                if special is not None:
+                    self.flag(r)
+                    self._special(special, r.target.pos.offset, r.target.end)
             if target.literal and op in _FILE_OPS and not value.startswith("/"):
                 self.flag(r)
                 self.add(
@@ -274,6 +303,15 @@ class _Checker:
                 )
             elif op in ("<<", "<<-"):
                 self.flag(r)
+
+    def _special(self, special: SpecialPath, start: int, end: int) -> None:
+        self.add(
+            Code.SPECIAL_PATH,
+            start,
+            f"{special.reason}: give the path of an ordinary file",
+            length=max(end - start, 1),
+            shells=special.shells,
+        )
 
     def flag(self, r: Redirect) -> None:
         self.flagged.add(id(r))
@@ -433,6 +471,11 @@ class _Checker:
                         f"not {val!r}: write if=/dev/null",
                         length=length,
                     )
+                elif role == "restore" and special_path(val) is not None:
+                    ok = False
+                    special = special_path(val)
+                    assert special is not None
+                    self._special(special, off + 3, off + length)
                 elif role == "restore" and not val.startswith("/"):
                     ok = False
                     self.add(
@@ -507,13 +550,23 @@ class _Checker:
                     "restore": "if=, bs= and skip="}[role]  # fmt: skip
         return f"{value!r} is not an operand of the {role} step, which takes {expected}: remove it"
 
-    def _offset(self, values: dict[str, int | str], key: str, word_cmd: Command) -> None:
-        want = self.policy.offset
-        if want is None:
-            return
+    def _offset(self, values: dict[str, int | str], key: str, word_cmd: Command) -> bool:
+        """Check ``key`` (seek/skip) times bs: within dd's range, and the expected offset."""
         count = values[key]
         bs = values["bs"]
         assert isinstance(count, int) and isinstance(bs, int)
+        if count * bs > DD_MAX_BYTES:
+            self.add(
+                Code.DD_OPERAND,
+                word_cmd.pos.offset,
+                f"{key}={count} with bs={bs} is byte {count * bs}, past the largest offset dd "
+                f"accepts (2^63 - 1 = {DD_MAX_BYTES}): dd would fail; use a smaller offset",
+                length=2,
+            )
+            return False
+        want = self.policy.offset
+        if want is None:
+            return True
         if count * bs != want:
             self.add(
                 Code.OFFSET_MISMATCH,
@@ -523,6 +576,7 @@ class _Checker:
                 + ("" if want % bs == 0 else f" with a bs that divides {want}"),
                 length=2,
             )
+        return True
 
     def _status(self, cmd: Command, stage: str, outcome: str) -> str | None:
         """Check ``: >D/STAGE.OUTCOME``; return D."""
@@ -688,8 +742,8 @@ class _Checker:
                 return False
         header = self.dd(ao.pipelines[0].commands[0], "header")
         data = self.dd(ao.pipelines[1].commands[0], "data")
-        if header is not None:
-            self._offset(header, "seek", ao.pipelines[0].commands[0])
+        if header is not None and not self._offset(header, "seek", ao.pipelines[0].commands[0]):
+            ok = False
         ok = ok and header is not None and data is not None
         # the dd group's redirection: exactly 1<>TARGET
         rs = dd_group.redirects
@@ -740,9 +794,7 @@ class _Checker:
             )
             return False
         values = self.dd(cmds[0], "restore")
-        if values is not None:
-            self._offset(values, "skip", cmds[0])
-        ok = values is not None
+        ok = values is not None and self._offset(values, "skip", cmds[0])
         if len(cmds) == 2:
             ok = self.compressor(cmds[1], "dc") and ok
         return ok
@@ -767,7 +819,7 @@ class _Checker:
         if rule is None:
             if not self.policy.any_command:
                 self.add(
-                    Code.COMMAND_NOT_ALLOWED,
+                    not_allowed_code(name),
                     cmd.words[0].pos.offset,
                     f"{name!r} is not a program this policy allows as a single command "
                     f"(allowed: {', '.join(sorted(self.policy.programs)) or 'none'})",

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..errors import UnsafeCommandError
 from .findings import Code, Finding, Severity
-from .tokens import Pos
+from .position import Pos
 
 
 @dataclass(frozen=True, slots=True)

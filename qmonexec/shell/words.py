@@ -9,7 +9,7 @@ special character do not protect it.
 
 :func:`scan_characters` covers the whole string once for NUL, control
 characters and non-ASCII text.  Inside single quotes every byte 0x01-0xFF
-means exactly itself in every common ``/bin/sh`` (REFERENCE.md section 4), so
+means exactly itself in every common ``/bin/sh`` (docs/reference.md, shell quoting), so
 there valid UTF-8 text and control characters other than NUL are *warnings*
 (``non-ascii``: yash in the C locale runs nothing; ``control-character``:
 invisible in review).  Unquoted, inside double quotes or after a backslash
@@ -17,7 +17,7 @@ they stay errors, and so do bytes that are not UTF-8 (surrogate escapes),
 which QMP cannot carry.  :meth:`Policy.strict_text
 <qmonexec.shell.policy.Policy.strict_text>` turns the warnings into errors.
 
-The safe set (REFERENCE.md section 4) is ``A-Z a-z 0-9 _ . / : @ % + , -``;
+The safe set (docs/reference.md, shell quoting) is ``A-Z a-z 0-9 _ . / : @ % + , -``;
 ``=`` is safe except at the start of a word.  Everything else must be quoted,
 and single quotes are the only quoting qmonexec produces.
 """
@@ -29,7 +29,6 @@ __all__ = [
     "WordInfo",
     "analyze_word",
     "scan_characters",
-    "word_value",
 ]
 
 import re
@@ -37,7 +36,7 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .findings import CODE_INFO, Code, Reporter, Severity
+from .findings import Code, Reporter, Severity
 from .nodes import DblQuoted, Escaped, Expansion, ExpKind, Lit, SglQuoted, Word
 
 #: Characters every measured shell takes literally when unquoted, anywhere.
@@ -133,13 +132,15 @@ def _report_quoted_blanks(text: str, offset: int, rep: Reporter, single: bool = 
             )
 
 
-def _new_errors(rep: Reporter, items_before: int, dropped_before: int) -> bool:
-    if rep.dropped != dropped_before:
-        return True
-    for code, _o, _l, _m, severity, _s in rep.items[items_before:]:
-        if (severity or CODE_INFO[code].severity) is Severity.ERROR:
-            return True
-    return False
+def _unhandled(part: object, rep: Reporter) -> None:
+    """A word part of a kind this analysis does not know proves nothing: an error."""
+    offset = getattr(getattr(part, "pos", None), "offset", 0)
+    rep.add(
+        Code.UNHANDLED_CONSTRUCT,
+        offset if isinstance(offset, int) else 0,
+        f"a word part of kind {type(part).__name__} that the analysis does not handle: "
+        "it is not proven safe; write the word as plain text in single quotes",
+    )
 
 
 def _plain(text: str) -> bool:
@@ -162,8 +163,8 @@ def analyze_word(word: Word, rep: Reporter) -> WordInfo:
             text = part.text
             if text[0] != "=" and _SAFE_RUN.fullmatch(text) is not None:
                 return WordInfo(text, True)
-    items_before = len(rep.items)
-    dropped_before = rep.dropped
+    errors_before = rep.errors
+    rep.budget.spend(len(parts))
     pieces: list[str] = []
     literal = True
     content = False  # has anything (text or expansion) come before?
@@ -185,17 +186,12 @@ def analyze_word(word: Word, rep: Reporter) -> WordInfo:
             content = True
         elif t is SglQuoted:
             assert isinstance(part, SglQuoted)
-            if not part.closed:
-                literal = False
+            literal = _single_quoted(part, rep) and literal
+            pieces.append(part.text)
             if part.text:
-                if not _plain(part.text):
-                    _report_quoted_blanks(part.text, part.pos.offset + 1, rep, True)
-                    if "\0" in part.text or _SURROGATE.search(part.text):
-                        literal = False
                 content = True
             else:
                 empty_quotes = True
-            pieces.append(part.text)
             prev = ""
         elif t is Escaped:
             assert isinstance(part, Escaped)
@@ -214,35 +210,58 @@ def analyze_word(word: Word, rep: Reporter) -> WordInfo:
                 content = True
             else:
                 empty_quotes = True
-            for inner in part.parts:
-                if type(inner) is Lit:
-                    assert isinstance(inner, Lit)
-                    pieces.append(inner.text)
-                    if not _plain(inner.text):
-                        literal = False
-                        _report_quoted_blanks(inner.text, inner.pos.offset, rep)
-                elif type(inner) is Escaped:
-                    assert isinstance(inner, Escaped)
-                    pieces.append(inner.char)
-                    if not _plain(inner.char):
-                        literal = False
-                else:
-                    assert isinstance(inner, Expansion)
-                    _report_expansion(inner, rep, True)
-                    pieces.append(inner.raw)
+            literal = _double_quoted(part, pieces, rep) and literal
             prev = ""
-        else:
+        elif t is Expansion:
             assert isinstance(part, Expansion)
             _report_expansion(part, rep, False)
             pieces.append(part.raw)
             content = True
             prev = ""
+        else:
+            _unhandled(part, rep)
+            literal = False
     if braces:
         _report_braces(braces, rep)
     value = "".join(pieces)
-    if literal and _new_errors(rep, items_before, dropped_before):
+    if literal and rep.errors != errors_before:
         literal = False
     return WordInfo(value, literal)
+
+
+def _single_quoted(part: SglQuoted, rep: Reporter) -> bool:
+    """Report what single quotes hold; whether the part is literal text."""
+    literal = part.closed
+    if part.text and not _plain(part.text):
+        _report_quoted_blanks(part.text, part.pos.offset + 1, rep, True)
+        if "\0" in part.text or _SURROGATE.search(part.text):
+            literal = False
+    return literal
+
+
+def _double_quoted(part: DblQuoted, pieces: list[str], rep: Reporter) -> bool:
+    """Decode ``"..."`` into ``pieces`` and report what it holds; whether it is literal."""
+    literal = part.closed
+    for inner in part.parts:
+        if type(inner) is Lit:
+            assert isinstance(inner, Lit)
+            pieces.append(inner.text)
+            if not _plain(inner.text):
+                literal = False
+                _report_quoted_blanks(inner.text, inner.pos.offset, rep)
+        elif type(inner) is Escaped:
+            assert isinstance(inner, Escaped)
+            pieces.append(inner.char)
+            if not _plain(inner.char):
+                literal = False
+        elif type(inner) is Expansion:
+            assert isinstance(inner, Expansion)
+            _report_expansion(inner, rep, True)
+            pieces.append(inner.raw)
+        else:
+            _unhandled(inner, rep)
+            literal = False
+    return literal
 
 
 def _unquoted(
@@ -357,11 +376,6 @@ def _report_braces(braces: list[tuple[str, int]], rep: Reporter) -> None:
             f"an unquoted {ch!r} inside a word is special in zsh (and starts brace expansion "
             f"in bash, ksh and mksh): {_FIX}",
         )
-
-
-def word_value(word: Word) -> str:
-    """The value of ``word`` after quote removal (expansions kept as their source text)."""
-    return analyze_word(word, Reporter()).value
 
 
 def _inside(spans: Sequence[tuple[int, int]], starts: list[int], offset: int) -> bool:

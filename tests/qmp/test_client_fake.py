@@ -24,8 +24,7 @@ from qmonexec.qmp import (
     QMPClient,
     Timeout,
 )
-
-from .fake_server import FakeQMPServer, Peer, socketpair_server
+from tests.helpers.fake_qmp import FakeQMPServer, Peer, socketpair_server
 
 Fake = Callable[..., FakeQMPServer]
 

@@ -7,9 +7,10 @@ import json
 import pytest
 
 from qmonexec.errors import InputError
+from qmonexec.monitor import check_arguments
 from qmonexec.qmp import Event, Greeting, ProtocolError
-from qmonexec.qmp.message import IdGenerator, check_arguments, decode, encode, encode_command
-from qmonexec.qmp.protocol import FrameBuffer
+from qmonexec.qmp.framing import FrameBuffer
+from qmonexec.qmp.message import IdGenerator, decode, encode, encode_command
 
 
 def test_frames_split_across_one_byte_feeds() -> None:

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
+from qmonexec import monitor
+from qmonexec.errors import InputError
 from qmonexec.qmp import MigrationError, MigrationStatus, QMPClient, Timeout
-
-from .fake_server import FakeQMPServer, Peer
+from tests.helpers.fake_qmp import FakeQMPServer, Peer
 
 Fake = Callable[..., FakeQMPServer]
 
@@ -159,3 +160,38 @@ def test_capability_and_parameter_helpers_send_the_right_commands(fake: Fake) ->
         ("migrate-incoming", {"uri": "tcp:0:4444"}),
         ("migrate_cancel", None),
     ]
+
+
+def _recording_server(fake: Fake) -> FakeQMPServer:
+    def script(peer: Peer) -> None:
+        peer.negotiate()
+        peer.serve(lambda peer, command: False)
+
+    return fake(script)
+
+
+def test_set_capabilities_refuses_a_non_bool_state_and_sends_nothing(fake: Fake) -> None:
+    server = _recording_server(fake)
+    with QMPClient(server.address, timeout=2) as qmp, pytest.raises(InputError, match="events"):
+        qmp.set_capabilities({"events": 1})  # type: ignore[dict-item]
+    assert [m["execute"] for m in server.received_messages()] == ["qmp_capabilities"]
+
+
+def test_set_parameters_sends_the_command_monitor_builds(fake: Fake) -> None:
+    server = _recording_server(fake)
+    with QMPClient(server.address, timeout=2) as qmp:
+        qmp.set_parameters({"max_bandwidth": 10**9})
+    sent = server.received_messages()[1]
+    expected = monitor.migrate_set_parameters({"max_bandwidth": 10**9})
+    assert {k: v for k, v in sent.items() if k != "id"} == expected
+    assert sent["arguments"] == {"max-bandwidth": 10**9}
+
+
+def test_wait_migration_keeps_waiting_through_an_unknown_status(fake: Fake) -> None:
+    statuses: list[dict[str, Any]] = [{"status": "some-future-state"}, {"status": "completed"}]
+    server = fake(_migration_script(statuses))
+    seen: list[str] = []
+    with QMPClient(server.address, timeout=2) as qmp:
+        final = qmp.wait_migration(5, on_progress=lambda s: seen.append(s.status),
+                                   poll_interval=0.01)
+    assert final.succeeded and seen == ["some-future-state", "completed"]

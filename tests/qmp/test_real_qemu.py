@@ -1,7 +1,7 @@
 """QMPClient against a real QEMU 7.2+ (Debian package qemu-system-x86).
 
 The VM is started paused (-S) with 64 MiB of RAM by the ``qemu`` fixture of
-``tests.qemu_support`` and killed by pid at teardown.
+``tests.helpers.qemu`` and killed by pid at teardown.
 """
 
 from __future__ import annotations
@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 
 from qmonexec.qmp import CommandError, MigrationStatus, QMPClient
-
-from ..qemu_support import QemuVM, start_qemu
+from tests.helpers.qemu import QemuVM, start_qemu
 
 pytestmark = pytest.mark.system
 
@@ -108,7 +107,7 @@ def test_exec_migration_of_paused_vm_into_file(qemu: QemuVM, tmp_path: Path) -> 
         assert final.succeeded and progress[-1] is final
         assert final.total is not None and final.total >= 64 * 1024 * 1024
         assert qmp.execute("query-status")["status"] == "postmigrate"
-    # "completed" can come before dd has flushed its last block (REFERENCE.md 1):
+    # "completed" can come before dd has flushed its last block (docs/reference.md, section 1):
     # wait until the stream's magic is on disk behind the untouched header.
     deadline = time.monotonic() + 10
     while True:
@@ -159,7 +158,7 @@ def test_stop_kills_the_vm_and_its_exec_children(tmp_path: Path) -> None:
 def test_idless_parse_errors_from_real_qemu_are_drained(
     qemu: QemuVM, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Garbage on the wire makes QEMU send several id-less errors (REFERENCE.md 2)."""
+    """Garbage on the wire makes QEMU send several id-less errors (docs/reference.md, section 2)."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.connect(str(qemu.qmp_path))
     with QMPClient(sock, timeout=10) as qmp:

@@ -14,8 +14,7 @@ import pytest
 
 from qmonexec.errors import InputError, UnsafeCommandError
 from qmonexec.qmp import QMPClient, check_command
-
-from .fake_server import FakeQMPServer, Peer
+from tests.helpers.fake_qmp import FakeQMPServer, Peer
 
 Fake = Callable[..., FakeQMPServer]
 

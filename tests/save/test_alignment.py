@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 
 from qmonexec.errors import InputError
-from qmonexec.image import STREAM_ALIGNMENT, encode_header, new_header, read_header
-from qmonexec.save import _restore_block_size, restore, save
-
-from ..qemu_support import QemuVM
-from ..support import require_program
-from .conftest import KNOWN_ADDR
+from qmonexec.save import restore, save
+from qmonexec.save.image import STREAM_ALIGNMENT, encode_header, new_header, read_header
+from qmonexec.spec import PROFILES
+from tests.helpers.qemu import QemuVM
+from tests.helpers.qemu_fixtures import KNOWN_ADDR
+from tests.helpers.support import require_program
 
 pytestmark = pytest.mark.system
 
@@ -38,7 +38,7 @@ def test_new_header_rounds_the_offset_up_to_the_alignment() -> None:
     (0, 65536), (512, 512), (4096, 4096), (8192, 8192), (65536, 65536), (3 * 65536, 65536),
     (1 << 20, 65536), (4096 + 65536, 4096)])
 def test_restore_block_size_is_the_largest_divisor_up_to_64k(offset: int, block: int) -> None:
-    assert _restore_block_size(offset) == block
+    assert PROFILES["default"].restore_block_size(offset) == block
 
 
 def _capability(vm: QemuVM, name: str) -> bool:

@@ -11,18 +11,17 @@ from pathlib import Path
 import pytest
 
 from qmonexec.errors import InputError
-from qmonexec.image import (
+from qmonexec.save import RestoreError, SaveError, VMStateError, restore, save
+from qmonexec.save.image import (
     ForeignFormatError,
     ImageError,
     IncompleteImageError,
     TruncatedImageError,
     UnsupportedVersionError,
 )
-from qmonexec.save import RestoreError, SaveError, VMStateError, restore, save
 from qmonexec.spec import Compression
-
-from ..qemu_support import QemuVM, start_qemu
-from ..support import missing, require_program
+from tests.helpers.qemu import QemuVM, start_qemu
+from tests.helpers.support import missing, require_program
 
 pytestmark = pytest.mark.system
 

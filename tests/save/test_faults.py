@@ -20,12 +20,11 @@ from pathlib import Path
 import pytest
 
 from qmonexec.build import policy_for
-from qmonexec.image import STREAM_ALIGNMENT, IncompleteImageError, encode_header, read_header
 from qmonexec.save import SaveError, save
+from qmonexec.save.image import STREAM_ALIGNMENT, IncompleteImageError, encode_header, read_header
 from qmonexec.spec import Compression
-
-from ..qemu_support import QemuVM, start_qemu
-from ..support import ROOT, missing, require_program
+from tests.helpers.qemu import QemuVM, start_qemu
+from tests.helpers.support import ROOT, missing, require_program
 
 pytestmark = pytest.mark.system
 
@@ -230,7 +229,7 @@ def test_interrupt_cancels(signum: int, loaded_vm: Callable[..., QemuVM],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
     try:
         # QMP serves one client at a time, so watch the file: the stream has begun
-        # once it grows past the header (64 KiB: qmonexec.image.STREAM_ALIGNMENT).
+        # once it grows past the header (64 KiB: qmonexec.save.image.STREAM_ALIGNMENT).
         deadline = time.monotonic() + 20
         while not (target.exists() and target.stat().st_size > STREAM_ALIGNMENT + 4096):
             assert time.monotonic() < deadline and process.poll() is None, process.communicate()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from qmonexec.errors import InputError
-from qmonexec.image import (
+from qmonexec.save.image import (
     MAGIC,
     PREFIX_SIZE,
     STATE_COMPLETE,

@@ -9,14 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from qmonexec.image import encode_header, read_header
 from qmonexec.quoting import quote_word
 from qmonexec.save import Progress, restore, save
+from qmonexec.save.image import encode_header, read_header
 from qmonexec.spec import compression
-
-from ..qemu_support import QemuVM
-from ..support import require_program
-from .conftest import KNOWN_ADDR, KNOWN_SIZE
+from tests.helpers.qemu import QemuVM
+from tests.helpers.qemu_fixtures import KNOWN_ADDR, KNOWN_SIZE
+from tests.helpers.support import require_program
 
 pytestmark = pytest.mark.system
 

@@ -41,7 +41,7 @@ from hypothesis import strategies as st
 
 from qmonexec.shell import Policy, Severity, Verdict, check
 from qmonexec.shell.words import SAFE_CHARS
-from tests.support import SHELLS, shell_argv
+from tests.helpers.support import SHELLS, shell_argv
 
 #: Accepted strings each shell must run (the issue asks for at least 2,000).
 CASES = int(os.environ.get("QMONEXEC_DIFFERENTIAL_CASES", "2000"))

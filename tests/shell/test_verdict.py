@@ -55,7 +55,7 @@ def test_to_dict_and_json() -> None:
     assert data["ok"] is False
     assert {f["code"] for f in data["findings"]} >= {"command-separator", "command-not-allowed"}
     first = data["findings"][0]
-    assert set(first) == {"code", "severity", "message", "position", "length", "shells"}
+    assert set(first) == {"code", "severity", "message", "position", "length", "shells", "count"}
     assert set(first["position"]) == {"offset", "line", "column"}
     assert data["commands"][0]["argv"] == ["cat", "/x"]
 
@@ -84,9 +84,9 @@ def test_every_code_is_documented() -> None:
         assert code.value == code.value.lower() and " " not in code.value
 
 
-def test_findings_are_sorted_and_capped() -> None:
-    verdict = check("exec:/usr/bin/tee " + " ".join(["*"] * 500))
-    offsets = [f.position.offset for f in verdict.findings if f.code is not Code.TOO_MANY_FINDINGS]
+def test_findings_are_sorted_and_identical_ones_counted() -> None:
+    verdict = check("exec:/usr/bin/tee " + " ".join(["*"] * 500) + " ?")
+    offsets = [f.position.offset for f in verdict.findings]
     assert offsets == sorted(offsets)
-    assert verdict.findings[-1].code is Code.TOO_MANY_FINDINGS
+    assert [f.count for f in verdict.findings if f.code is Code.UNQUOTED_GLOB] == [500, 1]
     assert isinstance(verdict.findings[0], Finding)
