@@ -28,8 +28,8 @@ from ..limits import DD_MAX_BYTES, special_path
 from .findings import CODE_INFO, Code, Finding, Severity
 from .grammar import RESERVED_WORDS
 from .policy import (
-    EVALUATING,
     GENERIC_RULE,
+    PASS_THROUGH,
     Policy,
     ProgramRule,
     dd_block_sizes_message,
@@ -101,7 +101,7 @@ def _options_ok(
         if problem is not None:
             return False
         flags |= got
-    if mode is None or rule is GENERIC_RULE or name == "cat":
+    if mode is None or rule is GENERIC_RULE or name in PASS_THROUGH:
         return True
     want = set(mode)
     return want <= flags and ("d" not in flags or "d" in want)
@@ -110,9 +110,9 @@ def _options_ok(
 def _program(policy: Policy, words: list[tuple[str, int]], mode: str | None) -> bool:
     name = words[0][0]
     rule = policy.programs.get(name)
-    if rule is None:
+    if rule is None or name in policy.unchecked:  # unchecked: the full path warns
         return False
-    if mode == "dc" and name == "cat":
+    if mode == "dc" and name in PASS_THROUGH:
         return False
     return _options_ok(name, rule, words[1:], mode)
 
@@ -300,14 +300,6 @@ def _command(text: str, m: re.Match[str], policy: Policy) -> Verdict | None:
     if name == "dd" and ("restore" in policy.shapes or "save" in policy.shapes):
         return None
     rule = policy.programs.get(name)
-    if rule is not None:
-        if not _options_ok(name, rule, words[1:], None):
-            return None
-    elif (
-        not policy.any_command
-        or name in EVALUATING
-        or name == ":"
-        or ("/" in name and not name.startswith("/"))
-    ):
+    if rule is None or name in policy.unchecked or not _options_ok(name, rule, words[1:], None):
         return None
     return _verdict(text, "command", [_cmd(words, (), 0)])

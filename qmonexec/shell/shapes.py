@@ -17,7 +17,7 @@ __all__ = ["evaluate"]
 from collections.abc import Callable, Iterable
 
 from ..limits import DD_MAX_BYTES, SpecialPath, special_path
-from .findings import Code, Reporter, Severity, not_allowed_code
+from .findings import Code, Reporter, Severity
 from .grammar import REDIRECTIONS
 from .nodes import (
     AndOr,
@@ -32,13 +32,13 @@ from .nodes import (
     Word,
 )
 from .policy import (
-    ARITHMETIC_BUILTINS,
     GENERIC_RULE,
-    RUNS_CODE,
+    PASS_THROUGH,
     Policy,
     dd_block_sizes_message,
     dd_number,
 )
+from .refusals import refusal
 from .words import WordInfo
 
 _DEFAULT_FD = {"<": 0, "<>": 0, "<&": 0, "<<": 0, "<<-": 0}
@@ -164,54 +164,23 @@ class _Checker:
 
     def check_name(self, cmd: SimpleCommand, name: str) -> None:
         policy = self.policy
-        offset = cmd.words[0].pos.offset
         if name in policy.programs:
+            if name in policy.unchecked:
+                self.add(
+                    Code.RUNS_CODE_UNCHECKED,
+                    cmd.words[0].pos.offset,
+                    f"{name!r} runs its arguments (or its input) as code or as another "
+                    "command; the caller allowed it, but qmonexec does not check what it runs",
+                    severity=Severity.WARNING,
+                    length=len(name),
+                )
             return
         if name == "dd" and ("save" in policy.shapes or "restore" in policy.shapes):
             return
         if name == ":" and "save" in policy.shapes:
             return
-        if policy.any_command:
-            if name in RUNS_CODE:
-                self.add(
-                    Code.EVALUATES_CODE,
-                    offset,
-                    f"{name!r} runs its arguments as shell code, so they escape validation: "
-                    "run the program itself",
-                    length=len(name),
-                )
-            elif name in ARITHMETIC_BUILTINS:
-                self.add(
-                    Code.EVALUATES_CODE,
-                    offset,
-                    f"{name!r} is a builtin in some shells that evaluates an argument as "
-                    "arithmetic or as a variable name, where 'a[$(cmd)]' runs cmd (bash, "
-                    "mksh, zsh, posh), so the arguments escape validation: give the program's "
-                    f"absolute path (for example /usr/bin/{name}) to run the program instead",
-                    length=len(name),
-                )
-            elif "/" in name and not name.startswith("/"):
-                self.add(
-                    Code.RELATIVE_PATH,
-                    offset,
-                    f"the program {name!r} is a relative path, resolved against QEMU's working "
-                    "directory: give an absolute path or a bare name",
-                    length=len(name),
-                )
-            return
-        allowed = sorted(set(policy.programs) | {"dd"})
-        base = name.rsplit("/", 1)[-1]
-        hint = (
-            f"; write the bare name {base!r}"
-            if base != name and base in policy.programs
-            else "; a caller may allow it with Policy.allowing_commands()"
-        )
-        self.add(
-            not_allowed_code(name),
-            offset,
-            f"{name!r} is not a program this policy allows (allowed: {', '.join(allowed)}){hint}",
-            length=len(name),
-        )
+        code, message = refusal(name, policy)
+        self.add(code, cmd.words[0].pos.offset, message, length=max(len(name), 1))
 
     def check_redirects(self, redirects: list[Redirect], name: str | None) -> None:
         seen: dict[int, Redirect] = {}
@@ -400,13 +369,13 @@ class _Checker:
                     f"{name!r} cannot be the compressor stage: use 'COMP -{mode}'",
                 )
             return False
-        if name == "cat" and mode == "dc":
+        if name in PASS_THROUGH and mode == "dc":
             self.add(
                 Code.UNEXPECTED_SHAPE,
                 cmd.words[0].pos.offset,
-                "a restore pipes dd into a decompressor ('COMP -dc'), not into cat: "
-                "drop '| cat' for an uncompressed image",
-                length=3,
+                f"a restore pipes dd into a decompressor ('COMP -dc'), not into {name}: "
+                f"drop '| {name}' for an uncompressed image",
+                length=len(name),
             )
             return False
         rule = self.policy.programs[name]
@@ -423,7 +392,7 @@ class _Checker:
                     f"{value!r} for {name} {problem}: remove it",
                     length=word.end - word.pos.offset,
                 )
-        if ok and rule is not GENERIC_RULE and name != "cat":
+        if ok and rule is not GENERIC_RULE and name not in PASS_THROUGH:
             want = set(mode)
             if not want <= flags or ("d" in flags and "d" not in want):
                 self.add(
@@ -817,16 +786,17 @@ class _Checker:
                     )
         rule = self.policy.programs.get(name)
         if rule is None:
-            if not self.policy.any_command:
-                self.add(
-                    not_allowed_code(name),
-                    cmd.words[0].pos.offset,
-                    f"{name!r} is not a program this policy allows as a single command "
-                    f"(allowed: {', '.join(sorted(self.policy.programs)) or 'none'})",
-                    length=len(name),
-                )
-                return False
-            return ok
+            if name not in (":", "dd"):
+                return False  # the general pass said why
+            self.add(
+                Code.COMMAND_NOT_ALLOWED,
+                cmd.words[0].pos.offset,
+                f"{name!r} is not a program this policy allows as a single command "
+                f"(allowed: {', '.join(sorted(self.policy.programs)) or 'none'}); "
+                f"{self.policy.allow_hint}",
+                length=max(len(name), 1),
+            )
+            return False
         for value, word in self._plain_args(cmd):
             if self.rep.full():
                 return False

@@ -26,7 +26,7 @@ import tempfile
 from functools import cache
 from pathlib import Path
 
-from tests.support import SHELLS, shell_argv
+from tests.helpers.support import SHELLS, shell_argv
 
 __all__ = ["LABELS", "enumerate_names", "probe_candidates"]
 
