@@ -25,9 +25,7 @@ or :meth:`Policy.command` with the ``allowing_*``/``expecting_*`` methods.
 
 This module holds the policy data: :class:`Policy`, :class:`ProgramRule` and
 the program tables, which the fast path needs.  Checking a parsed script
-against a policy (:func:`evaluate`) lives in :mod:`qmonexec.shell.shapes`,
-with the AST it walks; ``evaluate`` is still importable from here (loaded on
-first use).
+against a policy lives in :mod:`qmonexec.shell.shapes`, with the AST it walks.
 """
 
 from __future__ import annotations
@@ -41,22 +39,15 @@ __all__ = [
     "RUNS_CODE",
     "Policy",
     "ProgramRule",
-    "dd_block_sizes_message",
-    "dd_number",
-    "evaluate",
     "program_problem",
 ]
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
 from .builtins import NEVER_PROGRAMS, where_handled
 from .runners import runs_code
-
-if TYPE_CHECKING:
-    from .shapes import evaluate
 
 SHAPES = frozenset({"save", "restore", "command"})
 
@@ -323,30 +314,3 @@ def program_problem(name: str) -> str | None:
         return (f"it is a shell builtin, reserved word or alias ({where_handled(name)}), never "
                 "run as a program, so its arguments would escape validation; give a program")
     return None
-
-
-def dd_block_sizes_message(obs: int | str) -> str:
-    """The message of the ``dd-block-sizes`` warning."""
-    return (
-        f"ibs=obs={obs}: busybox dd treats equal sizes like bs= and writes every short pipe "
-        "read as its own block; use ibs=65536 obs=1048576"
-    )
-
-
-def dd_number(text: str) -> int | None:
-    """``text`` as a plain decimal number (no sign, suffix or leading zero), else ``None``."""
-    if not text.isascii() or not text.isdigit() or (len(text) > 1 and text[0] == "0"):
-        return None
-    if len(text) > 18:
-        return None
-    return int(text)
-
-
-def __getattr__(name: str) -> Any:
-    # ``evaluate`` used to live here; importing it on demand keeps the AST
-    # machinery out of the fast path's imports.
-    if name == "evaluate":
-        from .shapes import evaluate
-
-        return evaluate
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
