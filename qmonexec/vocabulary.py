@@ -93,6 +93,8 @@ BLOCK_SIZE = 4096
 #: Largest dd block size a restore reads with: one full pipe buffer (64 KiB).
 RESTORE_BLOCK_LIMIT = 64 << 10
 #: dd's write size (``obs``) in a save of the default profile: 64 KiB, measured fastest.
+#: Every ``default@N`` so far uses it, and the validator's advice names it; a future version
+#: with other sizes writes its own number (a pinned version never changes) and moves this one.
 TRANSFER_SIZE = 64 << 10
 #: dd's read size (``ibs``) that goes with it: half the write size, so ibs != obs and every
 #: write collects two or more pipe reads (what ``spec.Profile.input_size`` gives).
