@@ -12,7 +12,7 @@ from __future__ import annotations
 __all__ = ["StageChecks", "option_code"]
 
 from ..limits import DD_MAX_BYTES, special_path
-from ..vocabulary import marker
+from ..vocabulary import Outcome, marker
 from .checker import Checker, fd
 from .dd import (
     OPERANDS,
@@ -246,7 +246,7 @@ class StageChecks(Checker):
 
     # -- stage-status files --------------------------------------------------
 
-    def _status(self, cmd: Command, stage: str, outcome: str) -> str | None:
+    def _status(self, cmd: Command, stage: str, outcome: Outcome) -> str | None:
         """Check ``: >D/STAGE.OUTCOME``; return D."""
         if (
             not isinstance(cmd, SimpleCommand)
@@ -260,10 +260,10 @@ class StageChecks(Checker):
             self.add(
                 Code.STATUS_FILE,
                 cmd.pos.offset,
-                f"expected ': >DIR/{stage}.{outcome}' here (the stage-status form)",
+                f"expected ': >DIR/{marker(stage, outcome)}' here (the stage-status form)",
             )
             return None
-        return self.status_path(cmd.redirects[0], f"{stage}.{outcome}")
+        return self.status_path(cmd.redirects[0], marker(stage, outcome))
 
     def status_path(self, r: Redirect, leaf: str) -> str | None:
         """The directory of the status file ``r`` opens, which must be ``DIR/leaf``."""
