@@ -33,7 +33,14 @@ from typing import Any
 from .errors import InputError
 from .limits import DD_MAX_BYTES, special_path
 from .quoting import Value, to_bytes
-from .vocabulary import BLOCK_SIZE, COMPRESSORS, PROFILE_NAMES, RAW, RESTORE_BLOCK_LIMIT
+from .vocabulary import (
+    BLOCK_SIZE,
+    COMPRESSORS,
+    PROFILE_NAMES,
+    RAW,
+    RESTORE_BLOCK_LIMIT,
+    TRANSFER_SIZE,
+)
 
 #: Allowed block sizes (the unit of the header offset): 512 B .. 1 MiB.
 BLOCK_SIZE_RANGE = (512, 1 << 20)
@@ -175,11 +182,11 @@ PROFILE_VERSIONS: dict[str, Profile] = {
     p.id: p for p in (
         # default@1: dd reads QEMU's pipe directly, 32 KiB reads into 64 KiB writes;
         # restores read 4 KiB blocks.
-        Profile("default", block_size=BLOCK_SIZE, cat_when_raw=False, obs=64 << 10,
+        Profile("default", block_size=BLOCK_SIZE, cat_when_raw=False, obs=TRANSFER_SIZE,
                 ibs_equals_obs=False, version=1),
         # default@2: as @1, but a restore reads the largest block up to 64 KiB dividing
         # the offset, as `qmonexec restore` does.
-        Profile("default", block_size=BLOCK_SIZE, cat_when_raw=False, obs=64 << 10,
+        Profile("default", block_size=BLOCK_SIZE, cat_when_raw=False, obs=TRANSFER_SIZE,
                 ibs_equals_obs=False, version=2, restore_max_block=RESTORE_BLOCK_LIMIT),
         # libvirt@1: libvirt's exact save string; restores read 4 KiB blocks.
         Profile("libvirt", block_size=BLOCK_SIZE, cat_when_raw=True, obs=1 << 20,

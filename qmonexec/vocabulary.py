@@ -19,6 +19,7 @@ __all__ = [
     "DIRECTION_OF_QMP",
     "FAILED_STATUSES",
     "FINAL_STATUSES",
+    "INPUT_SIZE",
     "MARKERS",
     "OUTCOMES",
     "PROFILE_NAMES",
@@ -30,6 +31,7 @@ __all__ = [
     "STATUS_COMPLETED",
     "STATUS_FAILED",
     "STATUS_NONE",
+    "TRANSFER_SIZE",
     "VM_INMIGRATE",
     "VM_POSTMIGRATE",
     "VM_RUNNING",
@@ -93,6 +95,13 @@ def spoken(words: tuple[str, ...] | list[str], last: str = "or") -> str:
 BLOCK_SIZE = 4096
 #: Largest dd block size a restore reads with: one full pipe buffer (64 KiB).
 RESTORE_BLOCK_LIMIT = 64 << 10
+#: dd's write size (``obs``) in a save of the default profile: 64 KiB, measured fastest.
+#: Every ``default@N`` so far uses it, and the validator's advice names it; a future version
+#: with other sizes writes its own number (a pinned version never changes) and moves this one.
+TRANSFER_SIZE = 64 << 10
+#: dd's read size (``ibs``) that goes with it: half the write size, so ibs != obs and every
+#: write collects two or more pipe reads (what ``spec.Profile.input_size`` gives).
+INPUT_SIZE = TRANSFER_SIZE // 2
 
 # ------------------------------------------------------------------ migration directions
 

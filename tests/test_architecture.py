@@ -8,17 +8,12 @@ still a dependency of the design, and becomes a run-time one as soon as a
 name is needed for more than an annotation).  ``from PKG import name`` is an
 edge to the module ``PKG.name`` when there is one, else to ``PKG`` itself;
 importing a submodule is not counted as importing its parent package.
-
-Violations inside ``qmonexec/shell/`` that were there before the
-restructuring are listed in :data:`PENDING_SHELL`: they are reported as
-warnings, not failures, until that package is reorganized (then the set must
-be emptied).  Everything else fails.
+Every violation fails; there is no list of known exceptions.
 """
 
 from __future__ import annotations
 
 import ast
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,17 +27,6 @@ PACKAGE = ROOT / "qmonexec"
 MAX_TOP_LEVEL_MODULES = 8
 MAX_MODULE_LINES = 600
 MAX_FUNCTION_LINES = 80
-
-#: Known violations inside qmonexec/shell/, to be fixed when that package is restructured.
-#: Reported as warnings; every other violation fails.  Empty this set as they are fixed.
-PENDING_SHELL: frozenset[str] = frozenset({
-    "cycle: qmonexec.shell.policy <-> qmonexec.shell.shapes",
-    "module qmonexec.shell.shapes is over 600 lines",
-    "function qmonexec.shell.shapes._Checker.dd is over 80 lines",
-    "function qmonexec.shell.shapes._Checker.save is over 80 lines",
-    "function qmonexec.shell.fast._save is over 80 lines",
-    "function qmonexec.shell.shapes._Checker.check_redirects is over 80 lines",
-})
 
 
 def _module_name(path: Path) -> str:
@@ -150,18 +134,8 @@ def violations() -> set[str]:
     return found
 
 
-def test_pending_violations_are_all_inside_the_shell_package() -> None:
-    outside = [v for v in PENDING_SHELL if "qmonexec.shell." not in v]
-    assert outside == []
-
-
 def test_the_package_keeps_its_architecture_rules() -> None:
-    found = violations()
-    for known in sorted(found & PENDING_SHELL):
-        warnings.warn(f"pending in qmonexec/shell/: {known}", stacklevel=1)
-    for fixed in sorted(PENDING_SHELL - found):
-        warnings.warn(f"fixed, remove it from PENDING_SHELL: {fixed}", stacklevel=1)
-    assert sorted(found - PENDING_SHELL) == []
+    assert sorted(violations()) == []
 
 
 def test_the_graph_counts_imports_inside_functions() -> None:

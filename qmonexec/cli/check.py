@@ -17,14 +17,15 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
+from ..vocabulary import INPUT_SIZE, TRANSFER_SIZE
 from .uri import size
 
 if TYPE_CHECKING:
     from ..shell import Policy, Verdict
 
-_EXAMPLES = """\
+_EXAMPLES = f"""\
 examples:
-  qmonexec check 'exec:gzip -c | { dd bs=4096 seek=2 if=/dev/null && dd ibs=65536 obs=1048576; } 1<>/vm/g.img'
+  qmonexec check 'exec:gzip -c | {{ dd bs=4096 seek=2 if=/dev/null && dd ibs={INPUT_SIZE} obs={TRANSFER_SIZE}; }} 1<>/vm/g.img'
   qmonexec check --json --offset 8192 "$URI"
   qmonexec check --file uris.txt --allow-program pigz
   qmonexec uri save /vm/g.img | qmonexec explain -

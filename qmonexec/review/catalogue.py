@@ -38,6 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..shell.findings import CODE_INFO, Code, Severity
+from ..vocabulary import INPUT_SIZE, TRANSFER_SIZE
 
 
 class FindingClass(str, enum.Enum):
@@ -97,7 +98,7 @@ _S = FindingClass.SHAPE
 _U = FindingClass.UNPROVEN
 
 _T = "/vm/x.img"
-_DD = "{ dd bs=4096 seek=2 if=/dev/null && dd ibs=32768 obs=65536; }"
+_DD = f"{{ dd bs=4096 seek=2 if=/dev/null && dd ibs={INPUT_SIZE} obs={TRANSFER_SIZE}; }}"
 SAVE = f"exec:gzip -c | {_DD} 1<>{_T}"
 _ST = "/run/qm"
 _STATUS_BAD = (
@@ -290,7 +291,8 @@ CATALOGUE: dict[str, Entry] = {
         "Use the dd operands qmonexec renders.",
     ),
     Code.DD_BLOCK_SIZES: Entry(
-        _P, SAVE.replace("ibs=32768", "ibs=65536"), SAVE, "Give ibs= and obs= different values."
+        _P, SAVE.replace(f"ibs={INPUT_SIZE}", f"ibs={TRANSFER_SIZE}"), SAVE,
+        "Give ibs= and obs= different values."
     ),
     Code.OFFSET_MISMATCH: Entry(
         _D, SAVE, SAVE.replace("seek=2", "seek=1"),

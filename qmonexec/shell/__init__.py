@@ -10,9 +10,9 @@ decoded commands.  Standard library only; ``shlex`` is never used.
 Modules, in the order data flows: :mod:`.layers` (peel QMP/HMP/``exec:``),
 :mod:`.lexer` (tokens of :mod:`.tokens`), :mod:`.parser` (AST of
 :mod:`.nodes`), :mod:`.words` (quote removal and non-literal places),
-:mod:`.shapes` (the shapes of a :mod:`.policy`), :mod:`.verdict`;
-:mod:`.printer` prints an AST back to canonical text and :mod:`.findings`
-documents every finding code.  :mod:`.fast` accepts strings that are
+:mod:`.shapes` (the general rules of :mod:`.rules`, then the shapes of a
+:mod:`.policy`, built of the :mod:`.stages`), :mod:`.verdict`;
+:mod:`.findings` documents every finding code.  :mod:`.fast` accepts strings that are
 literally a canonical rendered shape without building an AST (same verdicts,
 tested); :mod:`.lint` checks that every template slot renders as one whole
 literal word.

@@ -11,6 +11,12 @@ The fast path can only *accept*: every refusal, and every string it is not
 sure about, goes through the full analysis.  Its verdicts are tested to be
 identical to the full path's (``tests/shell/test_fast.py``).
 
+Why two implementations of the same rules: every ``qmonexec uri``, ``save``
+and ``restore`` run validates the string it renders, and the full analysis
+needs the lexer, parser and AST modules, whose import and per-token objects
+would dominate that command's start-up (docs/performance.md).  The full
+analysis stays the reference; this module only recognises what it accepts.
+
 The patterns are anchored, words are written so that a text splits into
 word parts in one way only, and the text is at most :data:`FAST_MAX`
 characters, so matching time is bounded.
@@ -25,15 +31,11 @@ import re
 
 # Only light modules: the fast path must not load the lexer, parser or AST.
 from ..limits import DD_MAX_BYTES, special_path
+from ..vocabulary import COMPRESS, OUTCOMES, WRITE, marker
+from .dd import block_sizes_message, dd_number, is_block_size
 from .findings import CODE_INFO, Code, Finding, Severity
 from .grammar import RESERVED_WORDS
-from .policy import (
-    EVALUATING,
-    GENERIC_RULE,
-    Policy,
-    ProgramRule,
-    dd_block_sizes_message,
-)
+from .policy import GENERIC_RULE, PASS_THROUGH, Policy, ProgramRule
 from .position import Pos
 from .verdict import CommandView, Layer, RedirectView, Verdict
 
@@ -101,7 +103,7 @@ def _options_ok(
         if problem is not None:
             return False
         flags |= got
-    if mode is None or rule is GENERIC_RULE or name == "cat":
+    if mode is None or rule is GENERIC_RULE or name in PASS_THROUGH:
         return True
     want = set(mode)
     return want <= flags and ("d" not in flags or "d" in want)
@@ -110,22 +112,11 @@ def _options_ok(
 def _program(policy: Policy, words: list[tuple[str, int]], mode: str | None) -> bool:
     name = words[0][0]
     rule = policy.programs.get(name)
-    if rule is None:
+    if rule is None or name in policy.unchecked:  # unchecked: the full path warns
         return False
-    if mode == "dc" and name == "cat":
+    if mode == "dc" and name in PASS_THROUGH:
         return False
     return _options_ok(name, rule, words[1:], mode)
-
-
-def _num(digits: str) -> int | None:
-    # the pattern matched [0-9]+; the rest of dd_number's rules:
-    if (digits[0] == "0" and len(digits) > 1) or len(digits) > 18:
-        return None
-    return int(digits)
-
-
-def _block(value: int) -> bool:
-    return value != 0 and not value & (value - 1) and value <= 1 << 30
 
 
 def _cmd(
@@ -179,95 +170,134 @@ def _verdict(
     )
 
 
+def _status_files(
+    m: re.Match[str], stage: str, groups: tuple[str, str, str], dirs: set[str]
+) -> tuple[str, str, str] | None:
+    """The ``ok``, ``failed`` and ``err`` files of ``stage`` (in ``groups``), adding their dir."""
+    paths = [_status(m, g, marker(stage, o)) for g, o in zip(groups, OUTCOMES, strict=True)]
+    if None in paths:
+        return None
+    dirs |= {p[1] for p in paths if p is not None}
+    ok, failed, err = (p[0] for p in paths if p is not None)
+    return ok, failed, err
+
+
+def _markers(
+    m: re.Match[str],
+    files: tuple[str, str, str],
+    errs: tuple[RedirectView, ...],
+    groups: tuple[str, str],
+    stage: int,
+) -> list[CommandView]:
+    """The ``: >D/NAME.ok`` and ``: >D/NAME.failed`` commands (the ``:`` in ``groups``)."""
+    commands = []
+    for g, value in zip(groups, files[:2], strict=True):
+        own = RedirectView(1, ">", value, _pos(m.start(g) + 2), False, False)
+        commands.append(_cmd([(":", m.start(g))], (*errs, own), stage))
+    return commands
+
+
 def _save(text: str, m: re.Match[str], policy: Policy) -> Verdict | None:
     if "save" not in policy.shapes:
         return None
-    cg, cok, wg, wok, comp, target_raw, bs_s, seek_s, ibs_s, obs_s = m.group(
-        "cg", "cok", "wg", "wok", "comp", "target", "bs", "seek", "ibs", "obs"
-    )
+    cg, cok, wg, wok, comp = m.group("cg", "cok", "wg", "wok", "comp")
     status_stage = cg is not None
     if status_stage != (cok is not None):
         return None
     status_writer = wok is not None
     if status_writer != (wg is not None) or (status_stage and not status_writer):
         return None
-    bs, seek, ibs, obs = _num(bs_s), _num(seek_s), _num(ibs_s), _num(obs_s)
+    sizes = _save_sizes(m, policy)
+    target = _decode(m.group("target"))
+    if sizes is None or not target.startswith("/") or special_path(target) is not None:
+        return None
+    dirs: set[str] = set()
+    commands: list[CommandView] = []
+    if comp is not None:
+        stage = _compress_stage(text, m, policy, status_stage, dirs)
+        if stage is None:
+            return None
+        commands += stage
+    writer = _write_stage(m, target, 1 if commands else 0, status_writer, dirs)
+    if writer is None or len(dirs) > 1:
+        return None
+    commands += writer
+    findings: tuple[Finding, ...] = ()
+    ibs, obs = sizes
+    if ibs == obs:
+        info = CODE_INFO[Code.DD_BLOCK_SIZES]
+        findings = (
+            Finding(Code.DD_BLOCK_SIZES, block_sizes_message(obs), _pos(m.start("dd2")),
+                    Severity.WARNING, info.shells, 2),
+        )  # fmt: skip
+    return _verdict(text, "save", commands, findings)
+
+
+def _save_sizes(m: re.Match[str], policy: Policy) -> tuple[int, int] | None:
+    """``(ibs, obs)`` when every dd number of the save is acceptable, else ``None``."""
+    bs, seek, ibs, obs = (dd_number(m.group(g)) for g in ("bs", "seek", "ibs", "obs"))
     if bs is None or seek is None or ibs is None or obs is None:
         return None
-    if not (_block(bs) and _block(ibs) and _block(obs)):
+    if not (is_block_size(bs) and is_block_size(ibs) and is_block_size(obs)):
         return None
     if policy.offset is not None and seek * bs != policy.offset:
         return None
     if seek * bs > DD_MAX_BYTES:
         return None
-    target = _decode(target_raw)
-    if not target.startswith("/") or special_path(target) is not None:
+    return ibs, obs
+
+
+def _compress_stage(
+    text: str, m: re.Match[str], policy: Policy, status_stage: bool, dirs: set[str]
+) -> list[CommandView] | None:
+    """The compressor stage's commands (with its status commands), or ``None``."""
+    comp = m.group("comp")
+    words = _words(text, m.start("comp"), m.end("comp"))
+    if _ASSIGNMENT.match(comp) or not _program(policy, words, "c"):
         return None
-    commands: list[CommandView] = []
-    dirs: set[str] = set()
-    stage = 0
-    if comp is not None:
-        words = _words(text, m.start("comp"), m.end("comp"))
-        if _ASSIGNMENT.match(comp) or not _program(policy, words, "c"):
-            return None
-        if status_stage:
-            paths = [_status(m, g, leaf) for g, leaf in (("cok", "compress.ok"),
-                     ("cfail", "compress.failed"), ("cerr", "compress.err"))]  # fmt: skip
-            if None in paths:
-                return None
-            dirs |= {p[1] for p in paths if p is not None}
-            ok, failed, err = (p[0] for p in paths if p is not None)
-            errs = (RedirectView(2, ">", err, _pos(m.start("cerrr")), True, True),)
-            commands.append(_cmd(words, errs, 0))
-            for g, value in (("cokc", ok), ("cfailc", failed)):
-                own = RedirectView(1, ">", value, _pos(m.start(g) + 2), False, False)
-                commands.append(_cmd([(":", m.start(g))], (*errs, own), 0))
-        else:
-            commands.append(_cmd(words, (), 0))
-        stage = 1
+    if not status_stage:
+        return [_cmd(words, (), 0)]
+    files = _status_files(m, COMPRESS, ("cok", "cfail", "cerr"), dirs)
+    if files is None:
+        return None
+    errs = (RedirectView(2, ">", files[2], _pos(m.start("cerrr")), True, True),)
+    return [_cmd(words, errs, 0), *_markers(m, files, errs, ("cokc", "cfailc"), 0)]
+
+
+def _write_stage(
+    m: re.Match[str], target: str, stage: int, status_writer: bool, dirs: set[str]
+) -> list[CommandView] | None:
+    """The two dd commands of the write group (with its status commands), or ``None``."""
     group: tuple[RedirectView, ...] = (
         RedirectView(1, "<>", target, _pos(m.start("tgtr")), True, True),
     )
-    errs_w: tuple[RedirectView, ...] = ()
+    files = None
     if status_writer:
-        paths = [_status(m, g, leaf) for g, leaf in (("wok", "write.ok"),
-                 ("wfail", "write.failed"), ("werr", "write.err"))]  # fmt: skip
-        if None in paths:
+        files = _status_files(m, WRITE, ("wok", "wfail", "werr"), dirs)
+        if files is None:
             return None
-        dirs |= {p[1] for p in paths if p is not None}
-        ok, failed, err = (p[0] for p in paths if p is not None)
         # the outer group's 2>D/write.err applies first, then the inner group's 1<>T
-        group = (RedirectView(2, ">", err, _pos(m.start("werrr")), True, True), *group)
-        errs_w = group[:1]
-    if len(dirs) > 1:
-        return None
+        group = (RedirectView(2, ">", files[2], _pos(m.start("werrr")), True, True), *group)
+    bs_s, seek_s, ibs_s, obs_s = m.group("bs", "seek", "ibs", "obs")
     dd1 = m.start("dd1")
-    commands.append(_cmd([("dd", dd1), ("bs=" + bs_s, dd1 + 3), ("seek=" + seek_s,
-                          m.start("seek") - 5), ("if=/dev/null", m.end("seek") + 1)],
-                         group, stage))  # fmt: skip
     dd2 = m.start("dd2")
-    commands.append(_cmd([("dd", dd2), ("ibs=" + ibs_s, dd2 + 3), ("obs=" + obs_s,
-                          m.start("obs") - 4)], group, stage))  # fmt: skip
-    if status_writer:
-        for g, value in (("wokc", ok), ("wfailc", failed)):
-            own = RedirectView(1, ">", value, _pos(m.start(g) + 2), False, False)
-            commands.append(_cmd([(":", m.start(g))], (*errs_w, own), stage))
-    findings: tuple[Finding, ...] = ()
-    if ibs == obs:
-        info = CODE_INFO[Code.DD_BLOCK_SIZES]
-        findings = (
-            Finding(Code.DD_BLOCK_SIZES, dd_block_sizes_message(obs), _pos(dd2), Severity.WARNING,
-                    info.shells, 2),
-        )  # fmt: skip
-    return _verdict(text, "save", commands, findings)
+    commands = [
+        _cmd([("dd", dd1), ("bs=" + bs_s, dd1 + 3), ("seek=" + seek_s, m.start("seek") - 5),
+              ("if=/dev/null", m.end("seek") + 1)], group, stage),
+        _cmd([("dd", dd2), ("ibs=" + ibs_s, dd2 + 3), ("obs=" + obs_s, m.start("obs") - 4)],
+             group, stage),
+    ]  # fmt: skip
+    if files is not None:
+        commands += _markers(m, files, group[:1], ("wokc", "wfailc"), stage)
+    return commands
 
 
 def _restore(text: str, m: re.Match[str], policy: Policy) -> Verdict | None:
     if "restore" not in policy.shapes:
         return None
-    bs = _num(m.group("bs"))
-    skip = _num(m.group("skip"))
-    if bs is None or skip is None or not _block(bs):
+    bs = dd_number(m.group("bs"))
+    skip = dd_number(m.group("skip"))
+    if bs is None or skip is None or not is_block_size(bs):
         return None
     if policy.offset is not None and skip * bs != policy.offset:
         return None
@@ -300,14 +330,6 @@ def _command(text: str, m: re.Match[str], policy: Policy) -> Verdict | None:
     if name == "dd" and ("restore" in policy.shapes or "save" in policy.shapes):
         return None
     rule = policy.programs.get(name)
-    if rule is not None:
-        if not _options_ok(name, rule, words[1:], None):
-            return None
-    elif (
-        not policy.any_command
-        or name in EVALUATING
-        or name == ":"
-        or ("/" in name and not name.startswith("/"))
-    ):
+    if rule is None or name in policy.unchecked or not _options_ok(name, rule, words[1:], None):
         return None
     return _verdict(text, "command", [_cmd(words, (), 0)])

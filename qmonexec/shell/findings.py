@@ -131,6 +131,7 @@ class Code(str, enum.Enum):
     COMMAND_NOT_ALLOWED = "command-not-allowed"
     PROGRAM_RUNS_CODE = "program-runs-code"
     EVALUATES_CODE = "evaluates-code"
+    RUNS_CODE_UNCHECKED = "runs-code-unchecked"
     OPTION_NOT_ALLOWED = "option-not-allowed"
     UNEXPECTED_ARGUMENT = "unexpected-argument"
     UNEXPECTED_SHAPE = "unexpected-shape"
@@ -242,6 +243,9 @@ CODE_INFO: dict[Code, CodeInfo] = {
     ),
     Code.EVALUATES_CODE: CodeInfo(
         _E, _ALL, "a builtin that runs its arguments as shell code (or as arithmetic)"
+    ),
+    Code.RUNS_CODE_UNCHECKED: CodeInfo(
+        _W, _NONE, "an allowed program that runs its arguments as code, unchecked"
     ),
     Code.OPTION_NOT_ALLOWED: CodeInfo(_E, _ALL, "an option the policy does not allow"),
     Code.UNEXPECTED_ARGUMENT: CodeInfo(_E, _ALL, "an argument the shape does not have"),

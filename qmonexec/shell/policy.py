@@ -12,15 +12,20 @@ qmonexec renders (``docs/design.md``), word for word:
 * **restore**: ``dd if=S bs=B skip=N[ | COMP -dc]``;
 * **command**: one simple command of an allowed program with allowed options.
 
+Programs are an allow-list: a name given bare or as an absolute path is
+accepted only when the policy names it exactly.  Names the shells handle
+themselves (:mod:`qmonexec.shell.builtins`) and relative paths are never
+accepted, not even when a caller adds them; programs that run their
+arguments as code (:mod:`qmonexec.shell.runners`) are accepted only when a
+caller names them, with a ``runs-code-unchecked`` warning.
+
 Anything else is refused with a finding that says what is wrong and how to
 fix it.  Policies are immutable; derive custom ones from :meth:`Policy.default`
 or :meth:`Policy.command` with the ``allowing_*``/``expecting_*`` methods.
 
 This module holds the policy data: :class:`Policy`, :class:`ProgramRule` and
 the program tables, which the fast path needs.  Checking a parsed script
-against a policy (:func:`evaluate`) lives in :mod:`qmonexec.shell.shapes`,
-with the AST it walks; ``evaluate`` is still importable from here (loaded on
-first use).
+against a policy lives in :mod:`qmonexec.shell.shapes`, with the AST it walks.
 """
 
 from __future__ import annotations
@@ -30,20 +35,19 @@ __all__ = [
     "COMPRESSORS",
     "EVALUATING",
     "GENERIC_RULE",
+    "PASS_THROUGH",
     "RUNS_CODE",
     "Policy",
     "ProgramRule",
-    "dd_block_sizes_message",
-    "dd_number",
-    "evaluate",
+    "program_problem",
 ]
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from .shapes import evaluate
+from ..errors import InputError
+from .builtins import NEVER_PROGRAMS, where_handled
+from .runners import runs_code
 
 SHAPES = frozenset({"save", "restore", "command"})
 
@@ -144,6 +148,18 @@ COMPRESSORS: Mapping[str, ProgramRule] = {
     "cat": ProgramRule(),
 }  # fmt: skip
 
+#: Programs that copy stdin to stdout unchanged when given no arguments (a save stage
+#: like libvirt's ``cat |``, never a decompressor).
+PASS_THROUGH = frozenset({"cat", "tee"})
+
+#: The default allow-list: the programs qmonexec renders, plus ``tee``.
+_DEFAULT_PROGRAMS: Mapping[str, ProgramRule] = {**COMPRESSORS, "tee": ProgramRule()}
+
+#: How a library caller allows another program (the CLI names its own option instead).
+LIBRARY_HINT = "a caller may allow it with Policy.allowing_commands()"
+
+_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.+-")
+
 #: The rule for programs added with :meth:`Policy.allowing_commands` without one.
 GENERIC_RULE = ProgramRule(any_argument=True)
 
@@ -173,45 +189,78 @@ class Policy:
     """An allow-list of command shapes, programs and redirections.
 
     * ``shapes``: which of ``"save"``, ``"restore"``, ``"command"`` are accepted.
-    * ``programs``: bare program names allowed as compressor stages and as the
-      single command, each with its :class:`ProgramRule`.
-    * ``any_command``: the single command may run any program (words must still
-      be literal; absolute or bare names only).
+    * ``programs``: the program allow-list (bare names, or absolute paths matched
+      exactly) for compressor stages and the single command, each with its
+      :class:`ProgramRule`.  Every name must pass :func:`program_problem`
+      (``InputError`` otherwise).
     * ``redirects``: redirection operators the single command may carry
       (for example ``">"``); the save shape's ``1<>`` and status files are
       always part of the save shape.
     * ``offset``: when set, ``seek``/``skip`` times the block size must equal it.
     * ``ascii_only``: refuse (instead of warn about) control characters and
       non-ASCII text inside single quotes; see :meth:`strict_text`.
+    * ``allow_hint``: how findings tell the reader to allow a program (see
+      :meth:`hinting`).
     """
 
     shapes: frozenset[str] = SHAPES
-    programs: Mapping[str, ProgramRule] = field(default_factory=lambda: dict(COMPRESSORS))
-    any_command: bool = False
+    programs: Mapping[str, ProgramRule] = field(default_factory=lambda: dict(_DEFAULT_PROGRAMS))
     redirects: frozenset[str] = frozenset()
     offset: int | None = None
     ascii_only: bool = False
+    allow_hint: str = LIBRARY_HINT
+    #: The allowed programs that run their arguments as code (they draw a warning).
+    unchecked: frozenset[str] = field(init=False, repr=False, compare=False,
+                                      default=frozenset())  # fmt: skip
+
+    def __post_init__(self) -> None:
+        for name in self.programs:
+            problem = program_problem(name)
+            if problem is not None:
+                raise InputError(f"cannot allow the program {name!r}: {problem}", value=name)
+        object.__setattr__(self, "unchecked", frozenset(filter(runs_code, self.programs)))
 
     def __hash__(self) -> int:
-        return hash((self.shapes, tuple(sorted(self.programs)), self.any_command,
-                     self.redirects, self.offset, self.ascii_only))  # fmt: skip
+        return hash((self.shapes, tuple(sorted(self.programs)), self.redirects, self.offset,
+                     self.ascii_only))  # fmt: skip
 
     @classmethod
     def default(cls) -> Policy:
-        """Save, restore and single-command shapes with gzip, bzip2, xz, lzop, zstd and cat."""
+        """Save, restore and single-command shapes with gzip, bzip2, xz, lzop, zstd, cat, tee."""
         return cls()
 
     @classmethod
     def command(cls) -> Policy:
-        """Any single simple command whose words are all literal (``qmonexec uri command``)."""
-        return cls(shapes=frozenset({"command"}), programs={}, any_command=True)
+        """One single simple command whose words are all literal (``qmonexec uri command``).
+
+        The program must be on the allow-list (dd, cat, tee and the compressors
+        by default; add more with :meth:`allowing_commands`); it may take any
+        literal arguments.
+        """
+        programs = dict.fromkeys(("dd", *_DEFAULT_PROGRAMS), GENERIC_RULE)
+        return cls(shapes=frozenset({"command"}), programs=programs)
 
     def allowing_commands(self, *names: str, rule: ProgramRule | None = None) -> Policy:
-        """A copy that also allows these bare program names (options per ``rule``)."""
+        """A copy that also allows these programs (options per ``rule``, default any).
+
+        A name is a bare program name or an absolute path (matched exactly).
+        Raises :class:`~qmonexec.errors.InputError` naming the reason for a
+        name that can never be allowed (see :func:`program_problem`).  A
+        program that runs its arguments as code (``env``, ``sh``, ``python3``)
+        is accepted, and every use draws a ``runs-code-unchecked`` warning.
+        """
         programs = dict(self.programs)
         for name in names:
             programs[name] = rule or GENERIC_RULE
         return replace(self, programs=programs)
+
+    def hinting(self, allow_hint: str) -> Policy:
+        """A copy whose findings say ``allow_hint`` where a program could be allowed.
+
+        The default names :meth:`allowing_commands`; the CLI names its
+        ``--allow-program`` option.
+        """
+        return replace(self, allow_hint=allow_hint)
 
     def allowing_redirects(self, *ops: str) -> Policy:
         """A copy whose single command may also carry these redirection operators."""
@@ -235,34 +284,33 @@ class Policy:
         """A copy accepting only the given shapes."""
         unknown = set(shapes) - SHAPES
         if unknown:
-            from ..errors import InputError
-
             raise InputError(f"unknown shapes {sorted(unknown)}; use {sorted(SHAPES)}")
         return replace(self, shapes=frozenset(shapes))
 
 
-def dd_block_sizes_message(obs: int | str) -> str:
-    """The message of the ``dd-block-sizes`` warning."""
-    return (
-        f"ibs=obs={obs}: busybox dd treats equal sizes like bs= and writes every short pipe "
-        "read as its own block; use ibs=65536 obs=1048576"
-    )
+def program_problem(name: str) -> str | None:
+    """Why ``name`` can never be an allowed program, or ``None`` when it may be.
 
-
-def dd_number(text: str) -> int | None:
-    """``text`` as a plain decimal number (no sign, suffix or leading zero), else ``None``."""
-    if not text.isascii() or not text.isdigit() or (len(text) > 1 and text[0] == "0"):
-        return None
-    if len(text) > 18:
-        return None
-    return int(text)
-
-
-def __getattr__(name: str) -> Any:
-    # ``evaluate`` used to live here; importing it on demand keeps the AST
-    # machinery out of the fast path's imports.
-    if name == "evaluate":
-        from .shapes import evaluate
-
-        return evaluate
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    A program is a bare name or an absolute path made of ``A-Z a-z 0-9 _ . + -``
+    (and ``/`` between path components); it must not start with ``-`` nor be
+    a name any common shell handles itself (a builtin, reserved word or
+    alias: the shell, not the program, would read its arguments).
+    """
+    if not isinstance(name, str) or not name:
+        return "a program name must be a non-empty string"
+    if "/" in name and not name.startswith("/"):
+        return ("it is a relative path, resolved against QEMU's working directory: "
+                "give an absolute path or a bare name")  # fmt: skip
+    bad = sorted(set(name) - _NAME_CHARS - {"/"})
+    if bad:
+        return (f"it holds {bad[0]!r}; a program name may hold only A-Z a-z 0-9 _ . + - "
+                "(and / in an absolute path)")  # fmt: skip
+    parts = name[1:].split("/") if name.startswith("/") else [name]
+    if any(p in ("", ".", "..") for p in parts):
+        return "give a plain absolute path (no empty, '.' or '..' components, no trailing '/')"
+    if name.startswith("-"):
+        return "it starts with '-', which reads as an option"
+    if name in NEVER_PROGRAMS:
+        return (f"it is a shell builtin, reserved word or alias ({where_handled(name)}), never "
+                "run as a program, so its arguments would escape validation; give a program")
+    return None

@@ -7,7 +7,7 @@ import pytest
 from qmonexec.shell.findings import Code
 from qmonexec.shell.nodes import BraceGroup, Script, SimpleCommand, Subshell
 from qmonexec.shell.parser import MAX_DEPTH, parse_text
-from qmonexec.shell.printer import print_word
+from tests.helpers.printer import print_word
 
 
 def parsed(text: str) -> Script:

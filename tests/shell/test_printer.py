@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from qmonexec.shell.findings import Code
 from qmonexec.shell.parser import parse_text
-from qmonexec.shell.printer import print_script, structure
+from tests.helpers.printer import print_script, structure
 
 from .corpus import SAFE, UNSAFE
 

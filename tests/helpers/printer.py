@@ -1,4 +1,7 @@
-"""Print an AST back to canonical shell text.
+"""Print an AST back to canonical shell text (a test helper for the parser).
+
+The package never prints an AST (``explain`` shows the argv and
+redirections of the verdict); the parser's round-trip tests use this.
 
 Canonical form: one space between words, ``cmd1 | cmd2``, ``a && b``,
 ``a; b`` (newline separators become ``;``), ``a & b``, ``{ list; }``,
@@ -14,8 +17,8 @@ __all__ = ["print_script", "print_word", "structure"]
 
 from typing import Any
 
-from .grammar import RESERVED_WORDS
-from .nodes import (
+from qmonexec.shell.grammar import RESERVED_WORDS
+from qmonexec.shell.nodes import (
     AndOr,
     BraceGroup,
     Command,
