@@ -164,8 +164,8 @@ class _Checker:
 
     def check_name(self, cmd: SimpleCommand, name: str) -> None:
         policy = self.policy
-        if name in policy.programs:
-            if name in policy.unchecked:
+        if policy.rule_for(name) is not None:
+            if policy.runs_unchecked(name):
                 self.add(
                     Code.RUNS_CODE_UNCHECKED,
                     cmd.words[0].pos.offset,
@@ -179,7 +179,7 @@ class _Checker:
             return
         if name == ":" and "save" in policy.shapes:
             return
-        code, message = refusal(name, policy)
+        code, message = refusal(name, policy.programs, policy.allow_hint)
         self.add(code, cmd.words[0].pos.offset, message, length=max(len(name), 1))
 
     def check_redirects(self, redirects: list[Redirect], name: str | None) -> None:
@@ -361,7 +361,8 @@ class _Checker:
             return False
         ok = self._no_redirects(cmd, "compressor")
         name = self.name(cmd)
-        if name is None or name not in self.policy.programs:
+        rule = None if name is None else self.policy.rule_for(name)
+        if name is None or rule is None:
             if name == "dd" or name == ":":
                 self.add(
                     Code.UNEXPECTED_SHAPE,
@@ -369,7 +370,8 @@ class _Checker:
                     f"{name!r} cannot be the compressor stage: use 'COMP -{mode}'",
                 )
             return False
-        if name in PASS_THROUGH and mode == "dc":
+        passes = name.rsplit("/", 1)[-1] in PASS_THROUGH
+        if passes and mode == "dc":
             self.add(
                 Code.UNEXPECTED_SHAPE,
                 cmd.words[0].pos.offset,
@@ -378,7 +380,6 @@ class _Checker:
                 length=len(name),
             )
             return False
-        rule = self.policy.programs[name]
         flags: set[str] = set()
         for value, word in self._plain_args(cmd):
             problem, got = rule.check_option(value)
@@ -392,7 +393,7 @@ class _Checker:
                     f"{value!r} for {name} {problem}: remove it",
                     length=word.end - word.pos.offset,
                 )
-        if ok and rule is not GENERIC_RULE and name not in PASS_THROUGH:
+        if ok and rule is not GENERIC_RULE and not passes:
             want = set(mode)
             if not want <= flags or ("d" in flags and "d" not in want):
                 self.add(
@@ -784,7 +785,7 @@ class _Checker:
                         "(a caller may allow it with Policy.allowing_redirects()): remove it",
                         length=r.target.end - r.pos.offset,
                     )
-        rule = self.policy.programs.get(name)
+        rule = self.policy.rule_for(name)
         if rule is None:
             if name not in (":", "dd"):
                 return False  # the general pass said why
