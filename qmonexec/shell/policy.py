@@ -322,8 +322,8 @@ def program_problem(name: str) -> str | None:
         return (f"it holds {bad[0]!r}; a bare program name may hold only A-Z a-z 0-9 _ . + -, "
                 "an absolute path only printable characters")  # fmt: skip
     parts = name[1:].split("/") if name.startswith("/") else [name]
-    if any(p in ("", ".", "..") for p in parts):
-        return "give a plain absolute path (no empty, '.' or '..' components, no trailing '/')"
+    if parts[-1] in ("", ".", ".."):
+        return "it names a directory, not a program: end the path with the program's name"
     if name[0] in "-+":
         return f"it starts with {name[0]!r}, which shells and programs read as an option"
     if name in NEVER_PROGRAMS:
