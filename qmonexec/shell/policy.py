@@ -311,6 +311,9 @@ def program_problem(name: str) -> str | None:
     """
     if not isinstance(name, str) or not name:
         return "a program name must be a non-empty string"
+    if name in NEVER_PROGRAMS:
+        return (f"it is a shell builtin, reserved word or alias ({where_handled(name)}), never "
+                "run as a program, so its arguments would escape validation; give a program")
     if "/" in name and not name.startswith("/"):
         return ("it is a relative path, resolved against QEMU's working directory: "
                 "give an absolute path or a bare name")  # fmt: skip
@@ -326,9 +329,6 @@ def program_problem(name: str) -> str | None:
         return "it names a directory, not a program: end the path with the program's name"
     if name[0] in "-+":
         return f"it starts with {name[0]!r}, which shells and programs read as an option"
-    if name in NEVER_PROGRAMS:
-        return (f"it is a shell builtin, reserved word or alias ({where_handled(name)}), never "
-                "run as a program, so its arguments would escape validation; give a program")
     return None
 
 

@@ -42,6 +42,7 @@ from hypothesis import strategies as st
 
 from qmonexec.quoting import quote_word
 from qmonexec.shell import Policy
+from qmonexec.shell.policy import program_problem
 
 BASE0 = "/QMXBASE"  # replaced by a scratch directory of the same character class
 
@@ -110,7 +111,10 @@ def policy_for(name: str) -> Policy:
         return Policy.default()
     if name == "command":
         return Policy.command()
-    return Policy.default().allowing_commands(name.split(":", 1)[1])
+    program = name.split(":", 1)[1]
+    if program_problem(program) is not None:
+        return Policy.default()  # allowing_commands() refuses it: the string goes without it
+    return Policy.default().allowing_commands(program)
 
 
 # ---------------------------------------------------------------------------- words
