@@ -47,8 +47,9 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--form", choices=_FORMS, default="auto",
                         help="read the text as this form instead of guessing (default auto)")
     parser.add_argument("--policy", choices=("default", "command"), default="default",
-                        help="default: qmonexec's save/restore/command shapes; command: any "
-                             "single command whose words are all literal")
+                        help="default: qmonexec's save/restore/command shapes; command: one "
+                             "allowed program (dd, cat, tee, the compressors, --allow-program) "
+                             "whose words are all literal")
     parser.add_argument("--allow-program", action="append", default=[], metavar="NAME",
                         help=ALLOW_HELP)
     parser.add_argument("--strict-text", action="store_true",
