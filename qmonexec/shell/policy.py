@@ -265,7 +265,9 @@ class Policy:
 
     def runs_unchecked(self, name: str) -> bool:
         """Whether ``name`` is an allowed program that runs its arguments as code (it warns)."""
-        return runs_code(name) and self.rule_for(name) is not None
+        if "/" not in name:
+            return name in self.unchecked  # the names of the list that run code
+        return self.rule_for(name) is not None and runs_code(name)
 
     def hinting(self, allow_hint: str) -> Policy:
         """A copy whose findings say ``allow_hint`` where a program could be allowed.

@@ -76,3 +76,16 @@ def test_the_hostile_arguments_do_run_code_in_a_builtin_that_is_not_inert(tmp_pa
 
 def test_only_the_inert_names_are_exempt() -> None:
     assert frozenset().union(*SHELL_NAMES.values()) - NEVER_PROGRAMS == INERT
+
+
+@pytest.mark.parametrize("path", ["/opt/ast/bin/../bin/cat", "//opt/ast/bin/cat",
+                                  "/opt/ast/./bin/cat"])
+def test_ksh93_binds_its_builtin_to_the_exact_path_only(path: str, tmp_path: Path) -> None:
+    # Why only the listed spelling is refused: any other spelling is looked up as a file.
+    argv = shell_argv("ksh93")
+    bound = subprocess.run([*argv, "-c", "/opt/ast/bin/cat --version"], capture_output=True,
+                           text=True, timeout=30, check=False, cwd=tmp_path)  # fmt: skip
+    other = subprocess.run([*argv, "-c", f"{path} --version"], capture_output=True, text=True,
+                           timeout=30, check=False, cwd=tmp_path)  # fmt: skip
+    assert "ksh" in bound.stdout + bound.stderr
+    assert "not found" in other.stderr
