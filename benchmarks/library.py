@@ -136,7 +136,7 @@ def bench_scaling() -> list[dict[str, float]]:
     word = "/var/lib/vm/a 'b c' "
     literal = _series(
         "literal",
-        lambda n: "exec:/usr/bin/printf " + (word * max(1, n // len(word))).rstrip(),
+        lambda n: "exec:/usr/bin/tee " + (word * max(1, n // len(word))).rstrip(),
         Policy.command(),
     )
     return hostile + literal

@@ -76,8 +76,9 @@ def build_restore(spec: RestoreSpec, policy: Policy | None = None) -> Built:
 def build_command(spec: CommandSpec, policy: Policy | None = None) -> Built:
     """Render the command URI for ``spec`` and validate it.
 
-    Without a policy, any single command whose words are all literal is
-    accepted (``Policy.command()``): the caller chose the program.
+    Without a policy, one command of an allowed program (dd, cat, tee or a
+    compressor) whose words are all literal is accepted (``Policy.command()``);
+    pass ``Policy.command().allowing_commands(...)`` for other programs.
     """
     from .shell import Policy
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
 from ..vocabulary import INPUT_SIZE, TRANSFER_SIZE
+from .programs import ALLOW_HELP, widened
 from .uri import size
 
 if TYPE_CHECKING:
@@ -47,11 +48,11 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--form", choices=_FORMS, default="auto",
                         help="read the text as this form instead of guessing (default auto)")
     parser.add_argument("--policy", choices=("default", "command"), default="default",
-                        help="default: qmonexec's save/restore/command shapes; command: any "
-                             "single command whose words are all literal")
+                        help="default: qmonexec's save/restore/command shapes; command: one "
+                             "allowed program (dd, cat, tee, the compressors, --allow-program) "
+                             "whose words are all literal")
     parser.add_argument("--allow-program", action="append", default=[], metavar="NAME",
-                        help="also allow this bare program name (as a compressor stage or the "
-                             "single command); repeatable")
+                        help=ALLOW_HELP)
     parser.add_argument("--strict-text", action="store_true",
                         help="refuse control characters and non-ASCII text even inside single "
                              "quotes (by default they are warnings)")
@@ -91,8 +92,7 @@ def _policy(args: argparse.Namespace) -> Policy:
     from ..shell import Policy
 
     policy = Policy.command() if args.policy == "command" else Policy.default()
-    if args.allow_program:
-        policy = policy.allowing_commands(*args.allow_program)
+    policy = widened(policy, args.allow_program)
     if args.offset is not None:
         policy = policy.expecting_offset(args.offset)
     if args.strict_text:

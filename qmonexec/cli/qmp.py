@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from ..errors import InputError
+from .programs import ALLOW_HELP, widened
 
 DESCRIPTION = """\
 Connect to QEMU's QMP socket, negotiate, run COMMAND once and print its return
@@ -59,8 +60,7 @@ def register(subparsers: Any) -> None:
         action="append",
         default=[],
         metavar="PROGRAM",
-        help="validate exec: URIs with the default policy plus this bare program name "
-        "(as a compressor stage or the single command); repeatable",
+        help="validate exec: URIs with the default policy plus this program: " + ALLOW_HELP,
     )
     parser.add_argument("name", metavar="COMMAND", help="QMP command, e.g. query-status")
     parser.add_argument(
@@ -106,11 +106,9 @@ def run(args: argparse.Namespace) -> int:
 
     arguments = parse_arguments(args.arguments)
     timeout = args.timeout  # QMPClient refuses a non-positive or infinite value (InputError)
-    policy = None
-    if args.allow_program:
-        from ..shell import Policy
+    from ..shell import Policy
 
-        policy = Policy.default().allowing_commands(*args.allow_program)
+    policy = widened(Policy.default(), args.allow_program)
     with QMPClient(args.qmp, timeout=timeout, connect_timeout=timeout, policy=policy) as client:
         result = client.execute(args.name, arguments)
     if args.compact:

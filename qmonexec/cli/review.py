@@ -15,6 +15,8 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
+from .programs import ALLOW_HELP, widened
+
 if TYPE_CHECKING:
     from ..review.catalogue import FindingClass
     from ..review.model import ReviewFinding
@@ -87,7 +89,7 @@ def register(subparsers: Any) -> None:
     review.add_argument("--no-ignore", action="store_true",
                         help="ignore '# qmonexec: ignore[...]' suppressions: show everything")
     review.add_argument("--allow-program", action="append", default=[], metavar="NAME",
-                        help="also allow this bare program name; repeatable")
+                        help=ALLOW_HELP)
     add_gate_options(review)
     review.set_defaults(handler=_run_review)
 
@@ -106,9 +108,7 @@ def _run_review(args: argparse.Namespace) -> int:
     from ..review.runner import review_paths
     from ..shell import Policy
 
-    policy = Policy.default()
-    if args.allow_program:
-        policy = policy.allowing_commands(*args.allow_program)
+    policy = widened(Policy.default(), args.allow_program)
     fail_on(args)  # a bad --fail-on is a usage error before anything is read
     report = review_paths(args.paths, policy, stdin_type=args.stdin_type,
                           no_ignore=args.no_ignore)

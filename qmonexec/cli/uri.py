@@ -10,6 +10,7 @@ from ..errors import InputError
 from ..limits import DD_MAX_BYTES
 from ..spec import PROFILE_VERSIONS, PROFILES
 from ..vocabulary import COMPRESSORS, RAW
+from .programs import ALLOW_HELP, widened
 
 if TYPE_CHECKING:
     from ..build import Built
@@ -24,6 +25,7 @@ examples:
   qmonexec uri restore /var/lib/vm/guest.img --offset 8192 --compress gzip --format qmp
   qmonexec uri save /var/lib/vm/guest.img --format virsh --domain guest1
   qmonexec uri command -- /usr/bin/tee /tmp/stream
+  qmonexec uri command --allow-program pigz -- pigz -c
 """
 
 #: Warnings a profile is known to earn, not repeated on every call: asking for libvirt's
@@ -78,6 +80,14 @@ def _add_output_options(parser: argparse.ArgumentParser) -> None:
                              "line; channels: QMP JSON with an exec channel whose argv runs "
                              "without a shell (QEMU 8.2+, raw streams only)")
     parser.add_argument("--domain", metavar="NAME", help="libvirt domain name for --format virsh")
+
+
+def _add_command_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--incoming", action="store_true",
+                        help="render for migrate-incoming (the command writes the stream)")
+    _add_output_options(parser)
+    parser.add_argument("--allow-program", action="append", default=[], metavar="NAME",
+                        help=ALLOW_HELP)
 
 
 def register(subparsers: Any) -> None:
@@ -149,13 +159,12 @@ def register(subparsers: Any) -> None:
     restore.set_defaults(handler=_run_restore)
 
     command = kinds.add_parser(
-        "command", help="run any argv with the stream on stdin (or stdout with --incoming)",
+        "command", help="run an allowed program with the stream on stdin (or stdout with "
+                   "--incoming): dd, cat, tee and the compressors, or one --allow-program names",
         description="exec:ARGV..., each word quoted",
         epilog=_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    command.add_argument("--incoming", action="store_true",
-                         help="render for migrate-incoming (the command writes the stream)")
-    _add_output_options(command)
+    _add_command_options(command)
     command.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- ARGV",
                          help="the program and its arguments, after --")
     command.set_defaults(handler=_run_command)
@@ -277,4 +286,7 @@ def _run_command(args: argparse.Namespace) -> int:
     argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
     if not argv:
         raise InputError("no command given; write it after --, e.g. qmonexec uri command -- tee /f")
-    return _emit(args, build_command(CommandSpec(tuple(argv))), incoming=args.incoming)
+    from ..shell import Policy
+
+    policy = widened(Policy.command(), args.allow_program)
+    return _emit(args, build_command(CommandSpec(tuple(argv)), policy), incoming=args.incoming)

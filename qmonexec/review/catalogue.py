@@ -74,7 +74,8 @@ class Entry:
     """One code's catalogue entry.
 
     ``example`` is a bad string that produces the code under ``policy``
-    (``default``, ``command``, or ``offset:N`` for the default policy
+    (``default``, ``command``, ``command+NAME`` for the command policy
+    allowing the program NAME, or ``offset:N`` for the default policy
     expecting an N-byte header) read as ``form``; ``sample`` builds the real
     text when the example is shown shortened.  ``fix`` is the corrected
     string ("" when the fix is not a string), ``advice`` says what to do.
@@ -275,6 +276,11 @@ CATALOGUE: dict[str, Entry] = {
     ),
     Code.EVALUATES_CODE: Entry(
         _I, "exec:eval cat", "exec:cat", "Run the program itself.", policy="command"
+    ),
+    Code.RUNS_CODE_UNCHECKED: Entry(
+        _I, "exec:env gzip -c", "exec:gzip -c",
+        "Run the program itself; name a code-running program only when you trust every "
+        "argument it can be given.", policy="command+env",
     ),
     Code.OPTION_NOT_ALLOWED: Entry(
         _S, SAVE.replace("gzip -c", "gzip -c -S .x"), SAVE, "Use the options qmonexec renders."

@@ -31,7 +31,14 @@ binds builtins to: those are listed as paths and refused at that path only.
 
 from __future__ import annotations
 
-__all__ = ["INERT", "NEVER_PROGRAMS", "SHELL_NAMES", "shells_handling", "where_handled"]
+__all__ = [
+    "ARITHMETIC_BUILTINS",
+    "INERT", "NEVER_PROGRAMS",
+    "RUNS_CODE",
+    "SHELL_NAMES",
+    "shells_handling",
+    "where_handled",
+]
 
 from collections.abc import Mapping
 
@@ -130,6 +137,23 @@ INERT = frozenset({":", "true", "false", "echo"})
 
 #: Names never accepted as a program: every name of :data:`SHELL_NAMES` but the inert ones.
 NEVER_PROGRAMS = frozenset().union(*SHELL_NAMES.values()) - INERT
+
+#: Builtins that run their arguments as shell code (named in refusals).
+RUNS_CODE = frozenset({"eval", ".", "source", "trap", "alias", "fc", "builtin", "command"})
+
+#: Builtins that evaluate an argument as an arithmetic expression or a variable name with an
+#: array subscript, where ``a[$(cmd)]`` runs ``cmd``.  Measured with the argument
+#: ``'a[$(touch F)]'`` (F created): let, declare, typeset, read, printf, test in bash (also
+#: --posix); typeset, export, readonly, unset, read, test, [, getopts, shift, integer, ulimit,
+#: local in mksh; declare, typeset, export, read, printf, local in zsh (also as sh); export,
+#: readonly, unset, read, test, [, getopts, shift, local in posh.  Relatives that take names
+#: or numbers the same way are listed too.  The program of the same name runs when it is
+#: given by its absolute path (``/usr/bin/test``).
+ARITHMETIC_BUILTINS = frozenset({
+    "let", "declare", "typeset", "export", "readonly", "unset", "read", "printf", "print",
+    "test", "[", "getopts", "shift", "integer", "float", "ulimit", "local", "mapfile",
+    "readarray", "wait", "exit", "return", "kill", "umask", "setvar", "nameref", "sleep",
+})  # fmt: skip
 
 
 def shells_handling(name: str) -> tuple[str, ...]:

@@ -329,7 +329,7 @@ def _command(text: str, m: re.Match[str], policy: Policy) -> Verdict | None:
         return None
     if name == "dd" and ("restore" in policy.shapes or "save" in policy.shapes):
         return None
-    rule = policy.programs.get(name)
-    if rule is None or name in policy.unchecked or not _options_ok(name, rule, words[1:], None):
+    rule = policy.rule_for(name)
+    if rule is None or policy.runs_unchecked(name) or not _options_ok(name, rule, words[1:], None):
         return None
     return _verdict(text, "command", [_cmd(words, (), 0)])

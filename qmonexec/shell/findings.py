@@ -22,7 +22,6 @@ from __future__ import annotations
 __all__ = [
     "ALL_SHELLS",
     "CODE_INFO",
-    "CODE_RUNNERS",
     "MAX_FINDINGS",
     "MAX_STEPS",
     "UNPROVEN",
@@ -35,7 +34,6 @@ __all__ = [
     "Reporter",
     "Severity",
     "group_findings",
-    "not_allowed_code",
 ]
 
 import enum
@@ -272,21 +270,6 @@ CODE_INFO: dict[Code, CodeInfo] = {
 #: and programs that start other programs).  A program the policy refuses is
 #: reported as :attr:`Code.PROGRAM_RUNS_CODE` when its base name is here, and
 #: as :attr:`Code.COMMAND_NOT_ALLOWED` otherwise; the verdict is the same.
-CODE_RUNNERS = frozenset({
-    "sh", "bash", "dash", "ash", "busybox", "ksh", "ksh93", "mksh", "lksh", "zsh", "yash",
-    "posh", "csh", "tcsh", "fish", "python", "python2", "python3", "perl", "ruby", "node",
-    "php", "lua", "tclsh", "awk", "gawk", "mawk", "nawk", "sed", "env", "xargs", "find",
-    "nohup", "nice", "ionice", "timeout", "setsid", "stdbuf", "sudo", "su", "doas", "chroot",
-    "ssh", "socat", "nc", "ncat", "script", "watch", "time", "exec", "strace", "gdb",
-})  # fmt: skip
-
-
-def not_allowed_code(name: str) -> Code:
-    """The code for a program the policy refuses: whether it runs code, or is merely unknown."""
-    base = name.rsplit("/", 1)[-1]
-    return Code.PROGRAM_RUNS_CODE if base in CODE_RUNNERS else Code.COMMAND_NOT_ALLOWED
-
-
 @dataclass(frozen=True, slots=True)
 class Finding:
     """One problem: what (``code``, ``message``), where and for whom.

@@ -12,8 +12,9 @@ qmonexec renders (``docs/design.md``), word for word:
 * **restore**: ``dd if=S bs=B skip=N[ | COMP -dc]``;
 * **command**: one simple command of an allowed program with allowed options.
 
-Programs are an allow-list: a name given bare or as an absolute path is
-accepted only when the policy names it exactly.  Names the shells handle
+Programs are an allow-list: a bare name is accepted only when the policy
+names it, an absolute path when the policy names it or its last component
+(and no shell binds a builtin to that path).  Names the shells handle
 themselves (:mod:`qmonexec.shell.builtins`) and relative paths are never
 accepted, not even when a caller adds them; programs that run their
 arguments as code (:mod:`qmonexec.shell.runners`) are accepted only when a
@@ -46,7 +47,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from ..errors import InputError
-from .builtins import NEVER_PROGRAMS, where_handled
+from .builtins import ARITHMETIC_BUILTINS, NEVER_PROGRAMS, RUNS_CODE, where_handled
 from .runners import runs_code
 
 SHAPES = frozenset({"save", "restore", "command"})
@@ -163,22 +164,6 @@ _NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 #: The rule for programs added with :meth:`Policy.allowing_commands` without one.
 GENERIC_RULE = ProgramRule(any_argument=True)
 
-#: Builtins that run their arguments as shell code (refused even by Policy.command()).
-RUNS_CODE = frozenset({"eval", ".", "source", "trap", "alias", "fc", "builtin", "command"})
-
-#: Builtins that evaluate an argument as an arithmetic expression or a variable name with an
-#: array subscript, where ``a[$(cmd)]`` runs ``cmd``.  Measured with the argument
-#: ``'a[$(touch F)]'`` (F created): let, declare, typeset, read, printf, test in bash (also
-#: --posix); typeset, export, readonly, unset, read, test, [, getopts, shift, integer, ulimit,
-#: local in mksh; declare, typeset, export, read, printf, local in zsh (also as sh); export,
-#: readonly, unset, read, test, [, getopts, shift, local in posh.  Relatives that take names
-#: or numbers the same way are listed too.  The program of the same name runs when it is
-#: given by its absolute path (``/usr/bin/test``).
-ARITHMETIC_BUILTINS = frozenset({
-    "let", "declare", "typeset", "export", "readonly", "unset", "read", "printf", "print",
-    "test", "[", "getopts", "shift", "integer", "float", "ulimit", "local", "mapfile",
-    "readarray", "wait", "exit", "return", "kill", "umask", "setvar", "nameref", "sleep",
-})  # fmt: skip
 
 #: Bare command names refused even by Policy.command(): their arguments escape validation.
 EVALUATING = RUNS_CODE | ARITHMETIC_BUILTINS
@@ -189,8 +174,8 @@ class Policy:
     """An allow-list of command shapes, programs and redirections.
 
     * ``shapes``: which of ``"save"``, ``"restore"``, ``"command"`` are accepted.
-    * ``programs``: the program allow-list (bare names, or absolute paths matched
-      exactly) for compressor stages and the single command, each with its
+    * ``programs``: the program allow-list (bare names or absolute paths; see
+      :meth:`rule_for`) for compressor stages and the single command, each with its
       :class:`ProgramRule`.  Every name must pass :func:`program_problem`
       (``InputError`` otherwise).
     * ``redirects``: redirection operators the single command may carry
@@ -243,7 +228,7 @@ class Policy:
     def allowing_commands(self, *names: str, rule: ProgramRule | None = None) -> Policy:
         """A copy that also allows these programs (options per ``rule``, default any).
 
-        A name is a bare program name or an absolute path (matched exactly).
+        A name is a bare program name or an absolute path (see :meth:`rule_for`).
         Raises :class:`~qmonexec.errors.InputError` naming the reason for a
         name that can never be allowed (see :func:`program_problem`).  A
         program that runs its arguments as code (``env``, ``sh``, ``python3``)
@@ -253,6 +238,27 @@ class Policy:
         for name in names:
             programs[name] = rule or GENERIC_RULE
         return replace(self, programs=programs)
+
+    def rule_for(self, name: str) -> ProgramRule | None:
+        """The rule for the program ``name``, or ``None`` when the allow-list does not name it.
+
+        A bare name must be on the list.  An absolute path counts as its last
+        component (``/usr/bin/tee`` is ``tee``) unless it is listed itself, and
+        never when a shell binds a builtin to that path (ksh93's
+        ``/opt/ast/bin/cat``); relative paths never count.
+        """
+        rule = self.programs.get(name)
+        if rule is not None or not name.startswith("/") or name in NEVER_PROGRAMS:
+            return rule
+        if program_problem(name) is not None:
+            return None
+        return self.programs.get(name.rsplit("/", 1)[1])
+
+    def runs_unchecked(self, name: str) -> bool:
+        """Whether ``name`` is an allowed program that runs its arguments as code (it warns)."""
+        if "/" not in name:
+            return name in self.unchecked  # the names of the list that run code
+        return self.rule_for(name) is not None and runs_code(name)
 
     def hinting(self, allow_hint: str) -> Policy:
         """A copy whose findings say ``allow_hint`` where a program could be allowed.
@@ -292,25 +298,28 @@ def program_problem(name: str) -> str | None:
     """Why ``name`` can never be an allowed program, or ``None`` when it may be.
 
     A program is a bare name or an absolute path made of ``A-Z a-z 0-9 _ . + -``
-    (and ``/`` between path components); it must not start with ``-`` nor be
+    (and ``/`` between path components); it must not start with ``-`` or ``+`` nor be
     a name any common shell handles itself (a builtin, reserved word or
     alias: the shell, not the program, would read its arguments).
     """
     if not isinstance(name, str) or not name:
         return "a program name must be a non-empty string"
-    if "/" in name and not name.startswith("/"):
-        return ("it is a relative path, resolved against QEMU's working directory: "
-                "give an absolute path or a bare name")  # fmt: skip
-    bad = sorted(set(name) - _NAME_CHARS - {"/"})
-    if bad:
-        return (f"it holds {bad[0]!r}; a program name may hold only A-Z a-z 0-9 _ . + - "
-                "(and / in an absolute path)")  # fmt: skip
-    parts = name[1:].split("/") if name.startswith("/") else [name]
-    if any(p in ("", ".", "..") for p in parts):
-        return "give a plain absolute path (no empty, '.' or '..' components, no trailing '/')"
-    if name.startswith("-"):
-        return "it starts with '-', which reads as an option"
     if name in NEVER_PROGRAMS:
         return (f"it is a shell builtin, reserved word or alias ({where_handled(name)}), never "
                 "run as a program, so its arguments would escape validation; give a program")
+    if "/" in name and not name.startswith("/"):
+        return ("it is a relative path, resolved against QEMU's working directory: "
+                "give an absolute path or a bare name")  # fmt: skip
+    if name.startswith("/"):
+        bad = sorted(c for c in set(name) if not c.isprintable())
+    else:
+        bad = sorted(set(name) - _NAME_CHARS)
+    if bad:
+        return (f"it holds {bad[0]!r}; a bare program name may hold only A-Z a-z 0-9 _ . + -, "
+                "an absolute path only printable characters")  # fmt: skip
+    parts = name[1:].split("/") if name.startswith("/") else [name]
+    if parts[-1] in ("", ".", ".."):
+        return "it names a directory, not a program: end the path with the program's name"
+    if name[0] in "-+":
+        return f"it starts with {name[0]!r}, which shells and programs read as an option"
     return None

@@ -115,8 +115,8 @@ class GeneralRules(Checker):
     def check_name(self, cmd: SimpleCommand, name: str) -> None:
         """Refuse a program the policy does not allow; warn about one that runs code."""
         policy = self.policy
-        if name in policy.programs:
-            if name in policy.unchecked:
+        if policy.rule_for(name) is not None:
+            if policy.runs_unchecked(name):
                 self.add(
                     Code.RUNS_CODE_UNCHECKED,
                     cmd.words[0].pos.offset,
@@ -130,7 +130,7 @@ class GeneralRules(Checker):
             return
         if name == ":" and "save" in policy.shapes:
             return
-        code, message = refusal(name, policy)
+        code, message = refusal(name, policy.programs, policy.allow_hint)
         self.add(code, cmd.words[0].pos.offset, message, length=max(len(name), 1))
 
     def check_redirects(self, redirects: list[Redirect], name: str | None) -> None:

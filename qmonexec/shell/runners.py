@@ -36,9 +36,10 @@ _FAMILIES = {
                     "expect guile racket sbcl clisp ocaml R Rscript julia java jshell groovy "
                     "scala osascript pwsh awk gawk mawk nawk busybox-awk m4 sed ed ex vi vim "
                     "nvim emacs nano less more man make cmake dc sqlite3 psql mysql gpg",
-    # run commands on other hosts, or through options
-    "remote": "ssh rsh scp sftp rsync socat nc ncat netcat telnet curl wget git tar zip unzip "
-              "docker podman kubectl lxc virsh qemu-img",
+    # run commands on other hosts, or through options (wget --use-askpass, zip -TT, tar
+    # --to-command, git -c core.pager)
+    "remote": "ssh rsh scp sftp rsync socat nc ncat netcat wget git tar zip docker "
+              "podman kubectl lxc",
 }
 
 #: Every program name (last path component, version suffix removed) known to run code.

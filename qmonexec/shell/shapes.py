@@ -298,7 +298,7 @@ class _ShapeMatcher(StageChecks):
                     f"the single-command shape takes no {r.op!r} redirection "
                     "(a caller may allow it with Policy.allowing_redirects()): remove it",
                 )
-        rule = self.policy.programs.get(name)
+        rule = self.policy.rule_for(name)
         if rule is None:
             if name not in (":", "dd"):
                 return False  # the general pass said why

@@ -28,6 +28,11 @@ from .nodes import AndOr, BraceGroup, Command, Redirect, SimpleCommand, Word
 from .policy import GENERIC_RULE, PASS_THROUGH
 
 
+def _passes_through(name: str) -> bool:
+    """Whether the program (bare or by absolute path) copies its input unchanged."""
+    return name.rsplit("/", 1)[-1] in PASS_THROUGH
+
+
 def option_code(value: str) -> Code:
     """The code for a refused argument word: an option, or an operand."""
     if value.startswith("-") and value != "-":
@@ -72,7 +77,7 @@ class StageChecks(Checker):
             return False
         ok = self.no_redirects(cmd, "compressor")
         name = self.name(cmd)
-        if name is None or name not in self.policy.programs:
+        if name is None or self.policy.rule_for(name) is None:
             if name == "dd" or name == ":":
                 self.add(
                     Code.UNEXPECTED_SHAPE,
@@ -80,7 +85,7 @@ class StageChecks(Checker):
                     f"{name!r} cannot be the compressor stage: use 'COMP -{mode}'",
                 )
             return False
-        if name in PASS_THROUGH and mode == "dc":
+        if _passes_through(name) and mode == "dc":
             self.add(
                 Code.UNEXPECTED_SHAPE,
                 cmd.words[0].pos.offset,
@@ -93,7 +98,8 @@ class StageChecks(Checker):
 
     def _compressor_options(self, cmd: SimpleCommand, name: str, mode: str, ok: bool) -> bool:
         """Check the compressor's options, then (if all is ``ok``) that it (de)compresses."""
-        rule = self.policy.programs[name]
+        rule = self.policy.rule_for(name)
+        assert rule is not None  # checked by the caller
         flags: set[str] = set()
         for value, word in self.plain_args(cmd):
             problem, got = rule.check_option(value)
@@ -109,7 +115,7 @@ class StageChecks(Checker):
         return ok and self._compressor_mode(cmd, name, mode, flags)
 
     def _compressor_mode(self, cmd: SimpleCommand, name: str, mode: str, flags: set[str]) -> bool:
-        if self.policy.programs[name] is GENERIC_RULE or name in PASS_THROUGH:
+        if self.policy.rule_for(name) is GENERIC_RULE or _passes_through(name):
             return True
         want = set(mode)
         if want <= flags and ("d" not in flags or "d" in want):

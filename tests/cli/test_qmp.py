@@ -102,13 +102,13 @@ def test_unsafe_exec_uri_is_exit_1_and_not_sent(
 
 
 def test_allow_program_widens_the_policy(fake: Fake, capsys: pytest.CaptureFixture[str]) -> None:
-    uri = "uri=exec:tee /var/lib/vm/out"
+    uri = "uri=exec:sponge /var/lib/vm/out"
     refused = fake(answering(lambda peer, command: None))
     assert main(["qmp", "--qmp", refused.address, "--timeout", "2", "migrate", uri]) == 1
     assert "command-not-allowed" in capsys.readouterr().err
     assert [m["execute"] for m in refused.received_messages()] == ["qmp_capabilities"]
     server = fake(answering(lambda peer, command: None))
-    argv = ["qmp", "--qmp", server.address, "--timeout", "2", "--allow-program", "tee"]
+    argv = ["qmp", "--qmp", server.address, "--timeout", "2", "--allow-program", "sponge"]
     assert main([*argv, "migrate", uri]) == 0
     assert [m["execute"] for m in server.received_messages()] == ["qmp_capabilities", "migrate"]
 

@@ -24,6 +24,8 @@ from tests.helpers.support import ROOT
 def _policy(name: str) -> Policy:
     if name == "command":
         return Policy.command()
+    if name.startswith("command+"):
+        return Policy.command().allowing_commands(name.split("+", 1)[1])
     if name.startswith("offset:"):
         return Policy.default().expecting_offset(int(name.split(":", 1)[1]))
     return Policy.default()

@@ -42,6 +42,7 @@ from hypothesis import strategies as st
 
 from qmonexec.quoting import quote_word
 from qmonexec.shell import Policy
+from qmonexec.shell.policy import program_problem
 
 BASE0 = "/QMXBASE"  # replaced by a scratch directory of the same character class
 
@@ -108,9 +109,12 @@ def policy_for(name: str) -> Policy:
     """The policy a case is checked under."""
     if name == "default":
         return Policy.default()
-    if name == "command":
-        return Policy.command()
-    return Policy.default().allowing_commands(name.split(":", 1)[1])
+    if name == "command":  # the caller names its own (stub) programs, as a user would
+        return Policy.command().allowing_commands(*COMMAND_PROGRAMS)
+    program = name.split(":", 1)[1]
+    if program_problem(program) is not None:
+        return Policy.default()  # allowing_commands() refuses it: the string goes without it
+    return Policy.default().allowing_commands(program)
 
 
 # ---------------------------------------------------------------------------- words
@@ -306,7 +310,10 @@ def _assemble(rng: random.Random, tokens: list[Token]) -> tuple[str, list[int]]:
 
 def _insert(rng: random.Random, shell: str, gaps: list[int]) -> tuple[str, list[str]]:
     tags: list[str] = []
-    for _ in range(rng.choice((0, 1, 1, 1, 2, 2, 3))):
+    # One case in 13 without a fragment: with program names on an allow-list a fragment
+    # glued to the program name is always refused, so fragment-free cases would else
+    # crowd the accepted ones.
+    for _ in range(rng.choice((0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3))):
         frag, tag = _fragment(rng)
         wrap = rng.choice(("raw", "raw", "single", "double", "backslash"))
         if wrap == "single":

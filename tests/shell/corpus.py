@@ -17,6 +17,8 @@ POLICIES: dict[str, Policy] = {
     "offset8192": Policy.default().expecting_offset(8192),
     "pigz": Policy.default().allowing_commands("pigz"),
     "redirect": Policy.command().allowing_redirects(">"),
+    "ssh": Policy.command().allowing_commands("ssh"),
+    "printf": Policy.command().allowing_commands("/usr/bin/printf", "/usr/bin/test"),
     "strict": Policy.default().strict_text(),
     "strict-command": Policy.command().strict_text(),
 }
@@ -75,6 +77,28 @@ bad(SAVE + ";", "command-separator")
 bad(SAVE + " &", "background")
 bad(SAVE + "\n", "command-separator")
 bad("exec:cat; reboot", "command-separator", "command")
+# -- program names under the command policy: builtins, option-like and relative names
+for text, code in [
+    ("exec:compgen -W '$(touch F)' x", "evaluates-code"),
+    ("exec:compgen -C 'touch F' x", "evaluates-code"),
+    ("exec:exec eval 'touch F'", "evaluates-code"),
+    ("exec:exec -a x eval 'touch F'", "evaluates-code"),
+    ("exec:emulate sh -c 'touch F'", "evaluates-code"),
+    ("exec:noglob eval 'touch F'", "evaluates-code"),
+    ("exec:getln 'a[$(touch F)]'", "evaluates-code"),
+    ("exec:zparseopts x='a[$(touch F)]'", "evaluates-code"),
+    ("exec:private 'a[$(touch F)]'", "evaluates-code"),
+    ("exec:/opt/ast/bin/cat /x", "evaluates-code"),
+    ("exec:-i", "command-not-allowed"),
+    ("exec:+x /x", "command-not-allowed"),
+    ("exec:./x", "relative-path"),
+    ("exec:a/b", "relative-path"),
+    ("exec:ssh host 'cat > /x'", "program-runs-code"),
+    ("exec:/usr/bin/env gzip -c", "program-runs-code"),
+    ("exec:/usr/bin/printf x", "command-not-allowed"),
+    ("exec:pigz -c", "command-not-allowed"),
+]:
+    bad(text, code, "command")
 bad("exec:/usr/bin/tee /tmp/x && reboot", "unexpected-shape", "command")
 bad("exec:/usr/bin/tee /tmp/x | sh", "unexpected-shape", "command")
 bad("exec:/usr/bin/tee /tmp/x &", "background", "command")
@@ -281,8 +305,11 @@ for old, new, code in [
 for old, new, code in [
     ("gzip -c", "bash -c reboot", "program-runs-code"),
     ("gzip -c", "sh", "program-runs-code"),
-    ("gzip -c", "/bin/gzip -c", "command-not-allowed"),
-    ("gzip -c", "./gzip -c", "command-not-allowed"),
+    ("gzip -c", "./gzip -c", "relative-path"),
+    ("gzip -c", "bin/gzip -c", "relative-path"),
+    ("gzip -c", "/opt/ast/bin/cat", "evaluates-code"),
+    ("gzip -c", "-gzip -c", "command-not-allowed"),
+    ("gzip -c", "+gzip -c", "command-not-allowed"),
     ("gzip -c", "pigz -c", "command-not-allowed"),
     ("gzip -c", "'gzip' -x", "option-not-allowed"),
     ("gzip -c", "gzip -c /etc/shadow", "unexpected-argument"),
@@ -504,10 +531,10 @@ good("exec:/bin/cat /var/lib/vm/stream", "command")
 good("exec:/usr/bin/tee 'guest image.img'", "command")
 good("exec:/usr/bin/tee 'it'\\''s.img'", "command")
 good("exec:/usr/bin/tee '$(touch PWNED).img' '' -rf.img a=b.img", "command")
-good("exec:ssh host 'cat > /x'", "command")
+good(SAVE.replace("gzip -c", "/bin/gzip -c"))
 good("exec:cat", "command")
-good("exec:/usr/bin/test -e /x", "command")
-good("exec:/usr/bin/printf '%d' 'a[$(x)]'", "command")
+good("exec:/usr/bin/test -e /x", "printf")
+good("exec:/usr/bin/printf '%d' 'a[$(x)]'", "printf")
 good("exec:dd of=/x", "command")
 good("exec:cat >/var/lib/vm/stream", "redirect")
 good(qmp("exec:/usr/bin/tee /var/lib/vm/stream"), "command")

@@ -89,7 +89,8 @@ def norm(path: str) -> str:
 def shape_problem(verdict: Verdict, programs: set[str] | None) -> str | None:
     """Why the verdict's own decoded commands do not fit the shape it accepted, or ``None``.
 
-    ``programs``: the allowed program names (``None``: any, the command policy).  Save:
+    ``programs``: the allowed program names (an absolute path counts as its last
+    component), ``None`` for any.  Save:
     two dd's behind at most one compressor stage, ``:`` markers; restore: one dd and at
     most one decompressor; command: one simple command without redirections.
     """
@@ -101,7 +102,9 @@ def shape_problem(verdict: Verdict, programs: set[str] | None) -> str | None:
     if len(names) > most or (dds and names.count("dd") != dds):
         return f"{verdict.shape} shape with the commands {names!r}"
     if programs is not None:
-        outside = [n for n in names if n not in programs | {"dd", ":"}]
+        allowed = programs | {"dd", ":"}
+        outside = [n for n in names if n not in allowed
+                   and not (n.startswith("/") and n.rsplit("/", 1)[1] in allowed)]
         if outside:
             return f"programs outside the policy: {outside!r}"
     if verdict.shape == "command" and verdict.commands[0].redirects:

@@ -117,7 +117,7 @@ def _run_text(box: Sandbox, slot: int, text: str, truth: str | None, policy: str
             tally.mismatches.append(("base", f"accepted for one scratch path only: {text!r}"))
         return
     rules = policy_for(policy)
-    wrong = shape_problem(verdict, None if rules.any_command else set(rules.programs))
+    wrong = shape_problem(verdict, set(rules.programs))
     if wrong is not None:
         tally.mismatches.append((f"accepted outside its shape\0{policy}", (
             f"{policy} policy: {text!r}\n  the verdict itself shows {wrong}")))

@@ -1,9 +1,10 @@
 """Differential soundness: what real shells run equals what the validator says they run.
 
 Hypothesis builds strings the validator accepts: the save shape (with and without stage
-status), the restore shape and the command shape (``Policy.command()``), with every word
-written in varied but valid quoting (single quotes, double quotes with ``\\\\ \\" \\$ \\```
-escapes, backslash escapes, concatenated parts, empty quotes, extra blanks and tabs) around
+status), the restore shape and the command shape (``Policy.command()`` allowing the stubs),
+with every word written in varied but valid quoting (single quotes, double quotes with
+``\\\\ \\" \\$ \\``` escapes, backslash escapes, concatenated parts, empty quotes,
+extra blanks and tabs) around
 hostile bytes (blanks, quotes, ``$()``, backquotes, globs, ``~``, ``{a,b}``, ``=``, ``#``,
 newline, CR, non-ASCII UTF-8).  Some are then mutated (one character inserted, deleted or
 replaced) and kept only if the validator still accepts them.
@@ -271,7 +272,9 @@ def case(draw: Any) -> Case:
 
 # ---------------------------------------------------------------------------- expectations
 
-POLICIES = {"default": Policy.default(), "command": Policy.command()}
+#: The command programs are stubs the caller names (ssh and socat draw runs-code-unchecked).
+POLICIES = {"default": Policy.default(),
+            "command": Policy.command().allowing_commands(*COMMAND_PROGRAMS)}
 
 
 def _mode(flags: int) -> str:
