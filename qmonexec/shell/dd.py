@@ -17,6 +17,7 @@ __all__ = [
     "SAVE_GROUP_FORM",
     "STEP_FORMS",
     "block_sizes_message",
+    "dd_digits",
     "dd_number",
     "is_block_size",
     "not_a_block_size_message",
@@ -50,11 +51,17 @@ SAVE_GROUP_FORM = f"{{ dd bs={BLOCK_SIZE} seek=N if=/dev/null && {STEP_FORMS['da
 
 def dd_number(text: str) -> int | None:
     """``text`` as a plain decimal number (no sign, suffix or leading zero), else ``None``."""
-    if not text.isascii() or not text.isdigit() or (len(text) > 1 and text[0] == "0"):
+    if not text.isascii() or not text.isdigit():
         return None
-    if len(text) > 18:
+    return dd_digits(text)
+
+
+def dd_digits(digits: str) -> int | None:
+    """``digits`` (ASCII digits only, as a pattern matched them) as a dd number: ``None`` for
+    a leading zero or more than 18 digits."""
+    if (len(digits) > 1 and digits[0] == "0") or len(digits) > 18:
         return None
-    return int(text)
+    return int(digits)
 
 
 def is_block_size(number: int) -> bool:

@@ -32,7 +32,7 @@ import re
 # Only light modules: the fast path must not load the lexer, parser or AST.
 from ..limits import DD_MAX_BYTES, special_path
 from ..vocabulary import COMPRESS, OUTCOMES, WRITE, marker
-from .dd import block_sizes_message, dd_number, is_block_size
+from .dd import block_sizes_message, dd_digits, is_block_size
 from .findings import CODE_INFO, Code, Finding, Severity
 from .grammar import RESERVED_WORDS
 from .policy import GENERIC_RULE, PASS_THROUGH, Policy, ProgramRule
@@ -235,7 +235,9 @@ def _save(text: str, m: re.Match[str], policy: Policy) -> Verdict | None:
 
 def _save_sizes(m: re.Match[str], policy: Policy) -> tuple[int, int] | None:
     """``(ibs, obs)`` when every dd number of the save is acceptable, else ``None``."""
-    bs, seek, ibs, obs = (dd_number(m.group(g)) for g in ("bs", "seek", "ibs", "obs"))
+    # the pattern matched [0-9]+ for each of them
+    bs_s, seek_s, ibs_s, obs_s = m.group("bs", "seek", "ibs", "obs")
+    bs, seek, ibs, obs = dd_digits(bs_s), dd_digits(seek_s), dd_digits(ibs_s), dd_digits(obs_s)
     if bs is None or seek is None or ibs is None or obs is None:
         return None
     if not (is_block_size(bs) and is_block_size(ibs) and is_block_size(obs)):
@@ -295,8 +297,8 @@ def _write_stage(
 def _restore(text: str, m: re.Match[str], policy: Policy) -> Verdict | None:
     if "restore" not in policy.shapes:
         return None
-    bs = dd_number(m.group("bs"))
-    skip = dd_number(m.group("skip"))
+    bs = dd_digits(m.group("bs"))
+    skip = dd_digits(m.group("skip"))
     if bs is None or skip is None or not is_block_size(bs):
         return None
     if policy.offset is not None and skip * bs != policy.offset:
