@@ -47,6 +47,15 @@ def _names(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
+_BASH = _names(
+    "! . : [ [[ ]] alias bg bind break builtin caller case cd command compgen complete "
+    "compopt continue coproc declare dirs disown do done echo elif else enable esac eval exec "
+    "exit export false fc fg fi for function getopts hash help history if in jobs kill let "
+    "local logout mapfile popd printf pushd pwd read readarray readonly return select set "
+    "shift shopt source suspend test then time times trap true type typeset ulimit umask "
+    "unalias unset until wait while { }"
+)
+
 #: Per shell setup: the names it handles itself (builtins, reserved words, aliases).
 SHELL_NAMES: Mapping[str, frozenset[str]] = {
     "dash": _names(
@@ -55,22 +64,8 @@ SHELL_NAMES: Mapping[str, frozenset[str]] = {
         "readonly return set shift test then times trap true type ulimit umask unalias unset "
         "until wait while { }"
     ),
-    "bash": _names(
-        "! . : [ [[ ]] alias bg bind break builtin caller case cd command compgen complete "
-        "compopt continue coproc declare dirs disown do done echo elif else enable esac eval exec "
-        "exit export false fc fg fi for function getopts hash help history if in jobs kill let "
-        "local logout mapfile popd printf pushd pwd read readarray readonly return select set "
-        "shift shopt source suspend test then time times trap true type typeset ulimit umask "
-        "unalias unset until wait while { }"
-    ),
-    "bash-posix": _names(
-        "! . : [ [[ ]] alias bg bind break builtin caller case cd command compgen complete "
-        "compopt continue coproc declare dirs disown do done echo elif else enable esac eval exec "
-        "exit export false fc fg fi for function getopts hash help history if in jobs kill let "
-        "local logout mapfile popd printf pushd pwd read readarray readonly return select set "
-        "shift shopt source suspend test then time times trap true type typeset ulimit umask "
-        "unalias unset until wait while { }"
-    ),
+    "bash": _BASH,
+    "bash-posix": _BASH,  # bash --posix reports the same names
     "busybox": _names(
         "! . : [ [[ alias bg break case cd chdir command continue do done echo elif else esac "
         "eval exec exit export false fg fi for function getopts hash help history if in jobs kill "
