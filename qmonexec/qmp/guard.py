@@ -11,7 +11,7 @@ equivalent quoted command) and HMP lines sent through
 
 from __future__ import annotations
 
-__all__ = ["SYSTEM_BIN_DIRS", "channel_uri", "check_command"]
+__all__ = ["channel_uri", "check_command"]
 
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -57,28 +57,15 @@ def _find_exec_strings(value: Any) -> list[tuple[str, str, str]]:
     return found
 
 
-#: Where an exec channel's program may be named by absolute path (QEMU runs a channel's argv
-#: without searching PATH, so the program must be named in full): the system's own binaries.
-SYSTEM_BIN_DIRS = ("/bin/", "/usr/bin/")
-
-
-def _program_word(word: str) -> str:
-    """A channel's program as the policy knows it: ``/usr/bin/dd`` is ``dd``; any other path
-    stays as it is (and the allow-list of program names refuses it)."""
-    for directory in SYSTEM_BIN_DIRS:
-        name = word[len(directory):]
-        if word.startswith(directory) and name and "/" not in name and name not in (".", ".."):
-            return name
-    return word
-
-
 def _argv_uri(args: Any, path: str, *, as_given: bool = False) -> str:
     if not isinstance(args, (list, tuple)) or not all(isinstance(a, str) for a in args):
         raise UnsafeCommandError(
             f"{path} is an exec channel whose 'args' is not a list of strings; refusing it"
         )
     if args and not as_given:
-        args = [_program_word(args[0]), *args[1:]]
+        from ..shell.layers import channel_program  # the validator's own rule, one home
+
+        args = [channel_program(args[0]), *args[1:]]
     try:
         return "exec:" + quote_words(args, what=f"{path}['args'] word")
     except InputError as exc:

@@ -24,6 +24,7 @@ import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
 
+from ..errors import InputError
 from ..limits import HMP_MAX_BYTES, QMP_UNCARRIED
 from ..vocabulary import DIRECTION_OF_HMP, DIRECTION_OF_QMP
 from .findings import Code, Reporter
@@ -216,6 +217,8 @@ def _peel_qmp(text: str, rep: Reporter) -> Peeled:
         return Peeled(None)
     name = execute.value
     hmp = name == _HMP_COMMAND
+    if not hmp and _channels_only(top):
+        return _peel_channel(top, name, rep)
     uri = _qmp_argument(top, name, "command-line" if hmp else "uri", rep)
     if uri is None:
         return Peeled(None)
@@ -238,6 +241,123 @@ def _peel_qmp(text: str, rep: Reporter) -> Peeled:
     peeled.layers.insert(0, layer)
     peeled.direction = DIRECTION_OF_QMP[name]
     return peeled
+
+
+# -- exec channels (QEMU 8.2+) ----------------------------------------------------
+
+#: Where a channel's program may be named by absolute path: QEMU runs a channel's argv with
+#: no PATH search, so the program is named in full; these directories hold the system's own.
+SYSTEM_BIN_DIRS = ("/bin/", "/usr/bin/")
+
+
+def channel_program(word: str) -> str:
+    """A channel's program as a policy names it: ``/usr/bin/dd`` is ``dd``; any other path
+    stays as it is (and the policy's allow-list judges it)."""
+    for directory in SYSTEM_BIN_DIRS:
+        rest = word[len(directory):]
+        if word.startswith(directory) and rest and "/" not in rest and rest not in (".", ".."):
+            return rest
+    return word
+
+
+def _channels_only(top: _JObj) -> bool:
+    args = top.members.get("arguments", (None, 0))[0]
+    return isinstance(args, _JObj) and "channels" in args.members and "uri" not in args.members
+
+
+def _exactly(obj: _JObj, keys: tuple[str, ...], what: str, rep: Reporter) -> bool:
+    """Whether ``obj`` has exactly ``keys`` (each missing or extra one is reported)."""
+    ok = True
+    for key, (_val, off) in obj.members.items():
+        if key not in keys:
+            ok = False
+            rep.add(Code.QMP_UNEXPECTED_KEY, off, f"the key {key!r} is not part of {what} as "
+                    f"qmonexec checks it ({', '.join(keys)}): remove it")
+    for key in keys:
+        if key not in obj.members:
+            ok = False
+            rep.add(Code.QMP_TYPE, obj.start, f"{what} has no {key!r}")
+    return ok
+
+
+def _one_channel(top: _JObj, rep: Reporter) -> _JObj | None:
+    """The address of the one ``main`` channel, or ``None`` (reported)."""
+    args, _ = top.members["arguments"]
+    assert isinstance(args, _JObj)
+    if not _exactly(args, ("channels",), "a channel command's arguments", rep):
+        return None
+    channels, off = args.members["channels"]
+    if not (isinstance(channels, list) and len(channels) == 1
+            and isinstance(channels[0], _JObj)):
+        rep.add(Code.QMP_TYPE, _value_offset(channels, off),
+                "\"channels\" must hold exactly one channel object")
+        return None
+    channel = channels[0]
+    if not _exactly(channel, ("channel-type", "addr"), "a channel", rep):
+        return None
+    ctype, ctype_off = channel.members["channel-type"]
+    addr, addr_off = channel.members["addr"]
+    if not (isinstance(ctype, _JStr) and ctype.value == "main"):
+        rep.add(Code.QMP_TYPE, _value_offset(ctype, ctype_off),
+                "the channel's \"channel-type\" must be \"main\"")
+        return None
+    if not isinstance(addr, _JObj):
+        rep.add(Code.QMP_TYPE, _value_offset(addr, addr_off), "\"addr\" must be an object")
+        return None
+    return addr
+
+
+def _channel_argv(top: _JObj, rep: Reporter) -> tuple[list[_JStr], int] | None:
+    """The argv strings of the one ``main`` exec channel and where ``args`` is, or ``None``
+    (reported) for anything else: other transports, several channels, other keys."""
+    addr = _one_channel(top, rep)
+    if addr is None or not _exactly(addr, ("transport", "args"), "an exec channel's address",
+                                    rep):
+        return None
+    transport, t_off = addr.members["transport"]
+    argv, argv_off = addr.members["args"]
+    if not (isinstance(transport, _JStr) and transport.value == "exec"):
+        rep.add(Code.QMP_TYPE, _value_offset(transport, t_off),
+                "only an \"exec\" channel runs a command; qmonexec checks no other transport")
+        return None
+    if not (isinstance(argv, list) and argv and all(isinstance(a, _JStr) for a in argv)):
+        rep.add(Code.QMP_TYPE, argv_off,
+                "an exec channel's \"args\" must be a non-empty array of strings")
+        return None
+    return argv, argv_off
+
+
+def _peel_channel(top: _JObj, name: str, rep: Reporter) -> Peeled:
+    """A migration command with one QEMU 8.2+ exec channel: QEMU runs its argv with no
+    shell, so the argv is judged as the equivalent command with every word quoted (the
+    way the QMP client judges it).  Positions map to the start of each argument."""
+    from ..quoting import quote_word
+
+    found = _channel_argv(top, rep)
+    if found is None:
+        return Peeled(None)
+    argv, argv_off = found
+    words: list[str] = []
+    starts: list[int] = []
+    sources: list[int] = []
+    length = 0
+    for k, arg in enumerate(argv):
+        bad = QMP_UNCARRIED.search(arg.value)
+        if bad is not None:
+            rep.add(Code.QMP_TEXT, arg.start + 1, f"the argument holds U+{ord(bad.group()):04X}, "
+                    "which QMP cannot carry exactly: remove it")
+            return Peeled(None)
+        try:
+            word = quote_word(channel_program(arg.value) if k == 0 else arg.value)
+        except InputError as exc:
+            rep.add(Code.QMP_TEXT, arg.start + 1, str(exc))
+            return Peeled(None)
+        starts.append(length)
+        sources.append(arg.start + 1)
+        words.append(word)
+        length += len(word) + 1
+    return Peeled(" ".join(words), [Layer("qmp", argv_off, name)],
+                  OffsetMap(0, starts, sources), DIRECTION_OF_QMP[name])
 
 
 # -- HMP ------------------------------------------------------------------------
