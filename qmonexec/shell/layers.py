@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 from ..errors import InputError
 from ..limits import HMP_MAX_BYTES, QMP_UNCARRIED
+from ..quoting import quote_word
 from ..vocabulary import DIRECTION_OF_HMP, DIRECTION_OF_QMP
 from .findings import Code, Reporter
 from .jsonpos import JObj as _JObj
@@ -331,8 +332,6 @@ def _peel_channel(top: _JObj, name: str, rep: Reporter) -> Peeled:
     """A migration command with one QEMU 8.2+ exec channel: QEMU runs its argv with no
     shell, so the argv is judged as the equivalent command with every word quoted (the
     way the QMP client judges it).  Positions map to the start of each argument."""
-    from ..quoting import quote_word
-
     found = _channel_argv(top, rep)
     if found is None:
         return Peeled(None)
