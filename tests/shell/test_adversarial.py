@@ -12,7 +12,9 @@ program, an empty network namespace, a pid namespace, a scratch directory, a tim
 What ran must equal the verdict's decoded commands: argv, every open fd, the files
 created, no output.  Each string runs under 3 of the 20 shell x locale pairs (round
 robin, so every pair gets its share); ``QMONEXEC_ADVERSARIAL=slow`` runs every accepted
-string in every pair, ``QMONEXEC_ADVERSARIAL_CASES`` sets how many (docs/validator-testing.md).
+string in every pair, ``QMONEXEC_ADVERSARIAL_CASES`` sets how many, and
+``QMONEXEC_ADVERSARIAL_LOG`` names a file each chunk's report is appended to as it
+finishes (docs/validator-testing.md).
 """
 
 from __future__ import annotations
@@ -40,7 +42,10 @@ from .sandbox import Pair, Sandbox, Skip, sandbox_problem, shape_problem
 SLOW = os.environ.get("QMONEXEC_ADVERSARIAL") == "slow"
 #: Accepted strings per run: at least 3,000 in CI, 100,000 by hand (every pair).
 ACCEPTED = int(os.environ.get("QMONEXEC_ADVERSARIAL_CASES", "100000" if SLOW else "3000"))
-CHUNKS = 6  # test cases xdist can spread over its workers
+#: Test cases xdist can spread over its workers; a slow run uses small ones, so that it
+#: reports as it goes (each chunk's report is appended to ``QMONEXEC_ADVERSARIAL_LOG``).
+CHUNKS = 40 if SLOW else 6
+LOG = os.environ.get("QMONEXEC_ADVERSARIAL_LOG")
 PAIRS_PER_STRING = 20 if SLOW else 3
 WORKERS = 1 if SLOW else 3
 LOCALES = ("C", "C.UTF-8")
@@ -201,6 +206,9 @@ def test_no_accepted_string_runs_anything_the_verdict_does_not_show(
             job.result()
     report = _report(chunk, tally)
     print(report)
+    if LOG:
+        with open(LOG, "a", encoding="utf-8") as log:
+            log.write(report + "\n")
     record_property("adversarial", {"counts": dict(tally.counts), "pairs": dict(tally.pairs),
                                     "mismatches": len(tally.mismatches)})  # fmt: skip
     counts = tally.counts
