@@ -48,6 +48,8 @@ class RestoreError(QmonexecError):
     def __init__(self, stage: str, message: str, *, error_desc: str | None = None) -> None:
         super().__init__(f"restore failed in stage {stage!r}: {message}")
         self.stage = stage
+        #: ``message`` alone, without the stage.
+        self.reason = message
         self.error_desc = error_desc
 
 

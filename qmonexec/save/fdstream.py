@@ -78,6 +78,14 @@ class Stream:
             return None
         return self._describe(self.child.returncode)
 
+    def failed_on_its_own(self) -> str | None:
+        """:meth:`child_failed`, except a death by SIGPIPE: then its reader (QEMU) stopped
+        reading first, and QEMU's own failure is the one to report."""
+        failure = self.child_failed()
+        if self.child is not None and self.child.returncode == -signal.SIGPIPE:
+            return None
+        return failure
+
     def _describe(self, status: int) -> str:
         how = (f"was killed by signal {signal.Signals(-status).name}" if status < 0
                else f"exited with status {status}")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal, NoReturn, Protocol
 from ..vocabulary import FAILED_STATUSES, STATUS_NONE, VM_INMIGRATE, VM_POSTMIGRATE, VM_RUNNING
 from .destination import StderrTail, check_matches
 from .errors import RestoreError, VMStateError
+from .feeders import Watch, decompressor_watch, pipeline_watch
 from .image import ImageHeader
 from .progress import Meter, Progress
 from .qemu import query_status
@@ -87,7 +88,7 @@ class LoadPlan(Protocol):
 
 def load(client: QMPClient, plan: LoadPlan, source: dict[str, Any] | None,
          prepare: Callable[[Stream | None], str], read_as: bytes | None, *, offer: Offer,
-         opener: Callable[[], Stream] | None = None) -> str:
+         opener: Callable[[], Stream] | None = None, exec_source: bytes | None = None) -> str:
     """Check the destination (against ``source`` unless ``plan.force``), open the stream
     ``opener`` hands (fd transports), let ``prepare`` hand it to QEMU and name the URI to
     load, start the incoming migration, wait for it, leave the VM as ``plan.then`` says;
@@ -95,6 +96,9 @@ def load(client: QMPClient, plan: LoadPlan, source: dict[str, Any] | None,
 
     Where ``offer`` says QEMU can (9.1+), the load is started with ``exit-on-error``
     off: a failed load then leaves QEMU running and ``query-migrate`` says why.
+    ``exec_source``: the image an ``exec:`` pipeline's dd reads; with it (or an
+    ``opener``'s decompressor) a stream that ends before its first byte ends the
+    wait (:mod:`.feeders`).
     """
     check_destination(client)
     if not plan.force:
@@ -107,9 +111,19 @@ def load(client: QMPClient, plan: LoadPlan, source: dict[str, Any] | None,
             uri = prepare(stream)
             client.migrate_incoming(uri, policy=plan.policy,
                                     exit_on_error=False if offer.exit_on_error else None)
-            _wait(client, plan, read_as, stderr)
+            watch = (decompressor_watch(stream) if stream is not None else
+                     pipeline_watch(client, exec_source, stderr) if exec_source else None)
+            _wait(client, plan, read_as, stderr, watch)
         except KeyboardInterrupt as exc:
             _stop(client, exc)
+        except RestoreError as exc:
+            failure = stream.child_failed() if stream is not None else None
+            if failure is None or exc.stage == "decompress":
+                raise
+            # Said beside QEMU's reason, not instead of it: a decompressor can also fail
+            # because QEMU stopped reading.
+            raise RestoreError(exc.stage, f"{exc.reason}\nThe decompressor failed as well: "
+                               f"{failure}", error_desc=exc.error_desc) from exc
         if stream is not None:
             failure = stream.finish(plan.deadline)
             if failure is not None:
@@ -129,13 +143,13 @@ def load(client: QMPClient, plan: LoadPlan, source: dict[str, Any] | None,
 
 
 def _wait(client: QMPClient, plan: LoadPlan, read_as: bytes | None,
-          stderr: StderrTail) -> None:
+          stderr: StderrTail, watch: Watch | None) -> None:
     """Wait for the load; say why it failed, with QEMU's own words when they can be read."""
     from ..qmp import ConnectionClosed, MigrationError, QMPError
 
     meter = Meter("restore", plan.progress)
     try:
-        status = wait_loaded(client, read_as, plan.size, plan.deadline, meter)
+        status = wait_loaded(client, read_as, plan.size, plan.deadline, meter, watch)
         if status.status in FAILED_STATUSES:
             raise _failed(client, status, stderr.lines())
     except ConnectionClosed:

@@ -140,7 +140,8 @@ def _restore_exec(client: QMPClient, plan: RestorePlan, note: str | None,
         uri = restore_uri(spec, plan.policy)
         vm_status = load(client, plan, plan.header.source if plan.header else None,
                          lambda _stream: uri,
-                         os.fsencode(spec.source) if plan.progress else None, offer=offer)
+                         os.fsencode(spec.source) if plan.progress else None, offer=offer,
+                         exec_source=os.fsencode(spec.source))
     finally:
         if work_dir is not None:
             shutil.rmtree(work_dir, ignore_errors=True)

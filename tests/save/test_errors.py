@@ -245,3 +245,34 @@ def test_restore_with_a_custom_compressor_needs_it_named(
     with pytest.raises(InputError, match="never runs a program named by a file"):
         restore(str(destination.qmp_path), str(target))
     restore(str(destination.qmp_path), str(target), decompress=comp, then="pause")
+
+
+@pytest.fixture
+def damaged_gzip(loaded_vm: Callable[..., QemuVM], tmp_path: Path) -> Path:
+    """A gzip image whose stream starts with bytes gzip refuses: it fails before writing a
+    byte, and QEMU, given an empty stream, would wait for it forever."""
+    source = loaded_vm()
+    target = tmp_path / "vm.img"
+    save(str(source.qmp_path), str(target), compress="gzip")
+    with open(target, "r+b") as handle:
+        handle.seek(read_header(target).offset)
+        handle.write(b"not gzip")
+    return target
+
+
+def test_a_failed_decompressor_on_the_fd_transport_ends_the_restore_with_its_words(
+        damaged_gzip: Path, loaded_vm: Callable[..., QemuVM]) -> None:
+    destination = loaded_vm("-incoming", "defer")
+    with pytest.raises(RestoreError, match="not in gzip format") as caught:
+        restore(str(destination.qmp_path), str(damaged_gzip), transport="fd")
+    assert caught.value.stage == "decompress"
+    assert "start a new one with -incoming defer" in str(caught.value)
+
+
+def test_an_exec_pipeline_that_ends_before_the_first_byte_ends_the_restore(
+        damaged_gzip: Path, loaded_vm: Callable[..., QemuVM]) -> None:
+    destination = loaded_vm("-incoming", "defer")
+    with pytest.raises(RestoreError, match="exited before QEMU received a byte") as caught:
+        restore(str(destination.qmp_path), str(damaged_gzip), transport="exec", timeout=60)
+    assert caught.value.stage == "pipeline"
+    assert "start a new one with -incoming defer" in str(caught.value)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from qmonexec.save import restore, save
+from qmonexec.save import RestoreError, restore, save
 from qmonexec.save.destination import MismatchError
 from qmonexec.save.image import ImageError, IncompleteImageError, read_header
 from qmonexec.save.libvirt_image import FORMATS, read_libvirt
@@ -116,3 +116,15 @@ def test_a_libvirt_image_of_a_running_domain_comes_back_running(
                                    was_running=True, xml=xml_of(source)))
     destination = loaded_vm("-incoming", "defer")
     assert restore(str(destination.qmp_path), str(path)).vm_status == "running"
+
+
+@pytest.mark.system
+def test_a_libvirt_image_whose_decompressor_fails_says_so(loaded_vm: Callable[..., QemuVM],
+                                                          tmp_path: Path) -> None:
+    source = loaded_vm()
+    path = tmp_path / "web1.save"
+    path.write_bytes(libvirt_image(b"not gzip at all" * 100, fmt="gzip", xml=xml_of(source)))
+    destination = loaded_vm("-incoming", "defer")
+    with pytest.raises(RestoreError, match="gzip -dc exited with status 1") as caught:
+        restore(str(destination.qmp_path), str(path))
+    assert "not in gzip format" in str(caught.value)
