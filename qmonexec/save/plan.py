@@ -47,6 +47,7 @@ from .image import (
     ImageError,
     ImageHeader,
     IncompleteImageError,
+    TruncatedImageError,
     check_stream,
     parse_header,
     read_header,
@@ -263,6 +264,10 @@ def plan_restore(source: str | bytes | os.PathLike[str], *, offset: int | None,
     block_size = PROFILES["default"].restore_block_size(offset)
     if header is None:
         check_stream(ImageHeader(offset=offset, block_size=block_size), size, path=raw_source)
+        if size == offset:
+            # QEMU never ends a load whose stream ends before its first byte.
+            raise TruncatedImageError(f"{show(raw_source)} holds no stream after byte {offset}: "
+                                      "nothing to load (is the offset right?)", path=raw_source)
     comp = resolve_compression(decompress)
     _check_restore_transport(transport, comp is not None, header, parallel, raw_source,
                              direct_io)

@@ -226,3 +226,13 @@ def test_a_malformed_layout_is_refused(layout: dict[str, object]) -> None:
 
     with pytest.raises(CorruptHeaderError, match="layout"):
         parse_header(encode_header(new_header(layout=layout)))
+
+
+def test_an_image_with_nothing_after_the_offset_is_refused_before_qemu_is_asked(
+        tmp_path: Path) -> None:
+    from qmonexec.save import restore
+
+    path = tmp_path / "bare.img"
+    path.write_bytes(bytes(4096))
+    with pytest.raises(TruncatedImageError, match="nothing to load"):
+        restore(str(tmp_path / "no-qemu.sock"), str(path), offset=4096)
