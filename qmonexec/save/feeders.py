@@ -7,8 +7,9 @@ these watches, which raises :class:`RestoreError` when the feeder is gone:
 
 * :func:`decompressor_watch` (fd transport): the decompressor qmonexec runs
   failed (a death by SIGPIPE is QEMU's doing, and QEMU reports that itself);
-* :func:`pipeline_watch` (exec transport): every process of ``dd if=IMAGE |
-  ...`` has exited while QEMU has not received a byte.  Only where QEMU's
+* :func:`pipeline_watch` (exec transport): no process with ``if=IMAGE`` in its
+  command line (the pipeline's dd, and the shell around it) has been left for
+  :data:`GONE_GRACE` while QEMU has not received a byte.  Only where QEMU's
   processes are visible in this machine's /proc (a local Unix QMP socket).
 """
 
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 Watch = Callable[["MigrationStatus"], None]
 
 #: Statuses of a load that has not received its first byte.
-_NOT_STARTED = frozenset({"", STATUS_NONE, "setup"})
+_NOT_STARTED = frozenset({STATUS_NONE, "setup"})
 #: How long the exec pipeline must be gone, with QEMU still waiting, before the load
 #: counts as starved (QEMU leaves ``setup`` as soon as the first bytes arrive).
 GONE_GRACE = 1.0

@@ -171,12 +171,12 @@ def _failure(pipeline: Pipeline, status: MigrationStatus) -> SaveError:
 
 def wait_loaded(client: QMPClient, read_as: bytes | None, size: int, deadline: float | None,
                 meter: Meter,
-                feeder: Callable[[MigrationStatus], None] | None = None) -> MigrationStatus:
+                watch: Callable[[MigrationStatus], None] | None = None) -> MigrationStatus:
     """Poll a restore until QEMU's status is final and return it (``completed``, or a
     failure for the caller to explain); :class:`RestoreError` when time runs out.
 
     ``read_as``: the image path dd reads, to show how far it has read (from
-    /proc); ``None`` skips that lookup (no progress display).  ``feeder`` sees
+    /proc); ``None`` skips that lookup (no progress display).  ``watch`` sees
     every status that is not final and raises :class:`RestoreError` when the
     stream can no longer arrive: QEMU never ends a load whose stream ended
     before its first byte (measured on 7.2 and 10.0.2: it waits, and spins).
@@ -185,8 +185,8 @@ def wait_loaded(client: QMPClient, read_as: bytes | None, size: int, deadline: f
         # Scanning /proc for dd's position is for the progress display only.
         meter.report(status.status, read_position(read_as) if read_as is not None else None,
                      size)
-        if feeder is not None and not status.finished:
-            feeder(status)
+        if watch is not None and not status.finished:
+            watch(status)
 
     status = watch_migration(client, deadline, on_status=seen,
                              answer_within=lambda left: None)
